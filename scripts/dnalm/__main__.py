@@ -1,0 +1,3 @@
+from dnalm.cli import main
+
+raise SystemExit(main())

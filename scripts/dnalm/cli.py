@@ -1,0 +1,58 @@
+"""The ``dnalm`` command line: argument parsing only, one subcommand per Galaxy tool.
+
+Each subcommand lives in ``dnalm.commands.<name>`` and provides
+``add_arguments(parser)`` and ``run(args)``; the work itself is done by plain
+functions in the package, testable without Galaxy and without a GPU.
+"""
+
+import argparse
+import importlib
+import sys
+
+from dnalm import __version__
+from dnalm.errors import DnalmError
+
+# subcommand -> (module under dnalm.commands, one-line help)
+COMMANDS = {
+    "tokenize": ("tokenize", "DNA sequences -> token ids (Parquet)"),
+    "train-tokenizer": ("train_tokenizer", "train a BPE tokenizer on your own sequences"),
+    "pretrain": ("pretrain", "train a causal DNA language model from scratch"),
+    "embed": ("embed", "one vector per sequence from a model's hidden states"),
+    "score": ("score", "log-likelihood per sequence and zero-shot variant effects"),
+    "generate": ("generate", "sample new DNA sequences from a model"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="dnalm", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"dnalm {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"dnalm.commands.{module_name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"dnalm.commands.{module_name}":
+                raise
+            continue  # command not written yet
+        sub = subparsers.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except DnalmError as error:
+        print(f"dnalm {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"dnalm {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The tokenized-data contract between the tools: a Parquet file.
+
+Columns: ``id`` (string, the sequence or window id, input order kept, repeats
+allowed) and ``input_ids`` (list<int32>, special tokens included); the tokenize
+tool may add more columns (``length_bp`` ...). The tokenizer's JSON text is
+stored in the file's schema metadata under ``dnalm.tokenizer`` so a model can
+never be trained or used with a different vocabulary than its data.
+"""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dnalm.errors import DnalmError
+
+TOKENIZER_KEY = b"dnalm.tokenizer"
+ID_COLUMN = "id"
+IDS_COLUMN = "input_ids"
+
+
+def token_table_schema(tokenizer_json, extra_fields=()):
+    fields = [pa.field(ID_COLUMN, pa.string()), pa.field(IDS_COLUMN, pa.list_(pa.int32()))]
+    fields.extend(extra_fields)
+    return pa.schema(fields, metadata={TOKENIZER_KEY: tokenizer_json.encode("utf-8")})
+
+
+class TokenTableWriter:
+    """Stream record batches into a token table; use as a context manager."""
+
+    def __init__(self, path, tokenizer_json, extra_fields=()):
+        self.schema = token_table_schema(tokenizer_json, extra_fields)
+        self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+
+    def write(self, columns):
+        """Write one batch given as ``{column name: list of values}``."""
+        self._writer.write_batch(pa.record_batch(columns, schema=self.schema))
+
+    def close(self):
+        self._writer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_token_table(path, columns=None):
+    """Return ``(pyarrow.Table, tokenizer_json)``; clear errors for anything else."""
+    try:
+        table = pq.read_table(str(path), columns=columns)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise DnalmError(f"{path} is not a readable Parquet file: {error}") from None
+    metadata = table.schema.metadata or {}
+    if TOKENIZER_KEY not in metadata:
+        raise DnalmError(
+            f"{path} has no tokenizer in its metadata: make it with 'dnalm tokenize'"
+        )
+    for column in (ID_COLUMN, IDS_COLUMN):
+        if column not in table.column_names:
+            raise DnalmError(
+                f"{path} lacks the column '{column}' (has: {', '.join(table.column_names)})"
+            )
+    return table, metadata[TOKENIZER_KEY].decode("utf-8")

@@ -1,0 +1,69 @@
+"""Which tokenizer turns DNA into ids, and how it travels with the data and the model.
+
+Every tokenizer the suite uses is a Hugging Face ``tokenizers`` JSON document
+(``tokenizer.json``): the bundled DNABERT-2 BPE (the tutorial's), k-mer and
+single-nucleotide vocabularies built on the fly, or a user's own file. The JSON
+text is stored in the tokenized Parquet and in the model archive, so later tools
+can check that data and model speak the same vocabulary.
+"""
+
+from importlib import resources
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from dnalm.errors import DnalmError
+
+# DNABERT-2's special tokens, in id order: ids 0-4.
+SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
+UNK, CLS, SEP, PAD, MASK = SPECIAL_TOKENS
+
+BUNDLED = {"dnabert2": "data/tokenizers/dnabert2/tokenizer.json"}
+
+
+def bundled_tokenizer_path(name="dnabert2"):
+    return Path(str(resources.files("dnalm").joinpath(BUNDLED[name])))
+
+
+def load_tokenizer(spec="dnabert2"):
+    """Return a ``tokenizers.Tokenizer`` for ``spec``.
+
+    ``spec`` is ``dnabert2`` (bundled, the default), ``kmer:K`` (non-overlapping
+    k-mers), ``char`` (single nucleotides) or the path of a ``tokenizer.json``.
+    """
+    if spec in BUNDLED:
+        return Tokenizer.from_file(str(bundled_tokenizer_path(spec)))
+    if spec == "char" or spec.startswith("kmer:"):
+        from dnalm.vocabularies import build_fixed_vocabulary_tokenizer
+
+        return build_fixed_vocabulary_tokenizer(spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise DnalmError(
+            f"tokenizer '{spec}' is neither dnabert2, kmer:K, char nor a tokenizer.json file"
+        )
+    return tokenizer_from_json(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def tokenizer_from_json(text, source="tokenizer.json"):
+    try:
+        tokenizer = Tokenizer.from_str(text)
+    except Exception as error:  # the Rust library raises plain Exception
+        raise DnalmError(f"{source} is not a valid tokenizer.json: {error}") from None
+    missing = [token for token in (UNK, CLS, SEP, PAD) if tokenizer.token_to_id(token) is None]
+    if missing:
+        raise DnalmError(f"{source} lacks the special tokens {', '.join(missing)}")
+    return tokenizer
+
+
+def to_transformers(tokenizer):
+    """Wrap a ``tokenizers.Tokenizer`` as ``PreTrainedTokenizerFast`` with DNABERT-2's specials."""
+    from transformers import PreTrainedTokenizerFast
+
+    specials = dict(unk_token=UNK, cls_token=CLS, sep_token=SEP, pad_token=PAD)
+    if tokenizer.token_to_id(MASK) is not None:
+        specials["mask_token"] = MASK
+    # bos/eos map onto [CLS]/[SEP]: what the tutorial's config.json says (bos 1, eos 2).
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=CLS, eos_token=SEP, **specials
+    )
