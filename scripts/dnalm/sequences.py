@@ -1,0 +1,179 @@
+"""Read DNA sequences from FASTA, CSV/TSV or plain text, one record at a time.
+
+Every reader yields ``SequenceRecord(id, sequence)`` in input order, with the
+sequence uppercased (soft-masked bases become ordinary bases) and checked to
+hold only A, C, G, T and N. Repeated ids are kept as they are: real FASTA files
+often name thousands of records ``>chr12``.
+
+The format is detected from the content unless given: ``>`` starts FASTA, a tab
+in the first line means TSV, a comma CSV, otherwise one sequence per line.
+Gzip is recognised by its magic bytes, whatever the file name.
+"""
+
+import csv
+import gzip
+import io
+import re
+import sys
+import zlib
+from typing import NamedTuple
+
+from dnalm.errors import DnalmError
+
+FORMATS = ("fasta", "csv", "tsv", "txt")
+# Column names tried, in order, when no --column is given: the tutorial's CSV
+# calls its sequence column "text"; many others call it "sequence".
+DEFAULT_COLUMNS = ("text", "sequence", "seq")
+ALLOWED_LETTERS = "ACGTN"
+_NOT_ALLOWED = re.compile(f"[^{ALLOWED_LETTERS}]")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+# Table cells can be long (whole chromosomes in one cell); lift csv's 128 kB limit.
+csv.field_size_limit(sys.maxsize)
+
+
+class SequenceRecord(NamedTuple):
+    id: str
+    sequence: str
+
+
+def read_sequences(path, input_format=None, column=None, id_column=None):
+    """Yield ``SequenceRecord``s from ``path``; raise ``DnalmError`` on bad input.
+
+    ``input_format`` is one of ``fasta``, ``csv``, ``tsv``, ``txt`` or ``None``
+    (detect). ``column`` names the sequence column of a CSV/TSV (default: the
+    first of ``text``, ``sequence``, ``seq`` present); ``id_column`` names an id
+    column (default: ids are the 1-based row numbers).
+    """
+    if input_format is not None and input_format not in FORMATS:
+        raise DnalmError(f"unknown input format '{input_format}' (use one of {', '.join(FORMATS)})")
+    try:
+        input_format = input_format or detect_format(path, column)
+        count = 0
+        with _open_text(path) as stream:
+            if input_format == "fasta":
+                records = _read_fasta(stream, path)
+            elif input_format == "txt":
+                records = _read_lines(stream, path)
+            else:
+                records = _read_table(stream, path, input_format, column, id_column)
+            for record in records:
+                count += 1
+                yield record
+    except (OSError, EOFError, zlib.error) as error:
+        raise DnalmError(f"{path} cannot be read: {_reason(error)}") from None
+    except UnicodeDecodeError:
+        raise DnalmError(f"{path} is not a text file (nor gzip of one)") from None
+    if count == 0:
+        raise DnalmError(f"{path} holds no sequences (empty file?)")
+
+
+def detect_format(path, column=None):
+    """Guess ``fasta``, ``tsv``, ``csv`` or ``txt`` from the first non-blank line."""
+    with _open_text(path) as stream:
+        first_line = next((line for line in stream if line.strip()), None)
+    if first_line is None:
+        raise DnalmError(f"{path} is empty: no sequences to read")
+    if first_line.startswith(">"):
+        return "fasta"
+    if "\t" in first_line:
+        return "tsv"
+    if "," in first_line:
+        return "csv"
+    # A one-column table still has a header naming its column.
+    if column is not None or first_line.strip().lower() in DEFAULT_COLUMNS:
+        return "csv"
+    return "txt"
+
+
+def checked_sequence(sequence, record_id, record_number):
+    """Uppercase ``sequence`` and make sure it is non-empty DNA (ACGTN)."""
+    sequence = sequence.upper()
+    if not sequence:
+        raise DnalmError(f"record '{record_id}' (record {record_number}) has an empty sequence")
+    bad = _NOT_ALLOWED.search(sequence)
+    if bad:
+        raise DnalmError(
+            f"record '{record_id}' (record {record_number}) has '{bad.group()}' at position "
+            f"{bad.start() + 1}: only the letters {', '.join(ALLOWED_LETTERS)} are allowed"
+        )
+    return sequence
+
+
+def _open_text(path):
+    """Open ``path`` as text, transparently decompressing gzip."""
+    try:
+        with open(path, "rb") as raw:
+            magic = raw.read(2)
+    except OSError as error:
+        raise DnalmError(f"{path} cannot be opened: {_reason(error)}") from None
+    if magic == _GZIP_MAGIC:
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline=None)
+    return open(path, encoding="utf-8-sig", newline=None)
+
+
+def _read_fasta(stream, path):
+    record_id, chunks, number = None, [], 0
+    for line_number, line in enumerate(stream, start=1):
+        line = line.strip()
+        if line.startswith(">"):
+            if record_id is not None:
+                yield SequenceRecord(record_id, checked_sequence("".join(chunks), record_id, number))
+            number += 1
+            record_id = line[1:].split(maxsplit=1)[0] if line[1:].strip() else f"record{number}"
+            chunks = []
+        elif line:
+            if record_id is None:
+                raise DnalmError(f"{path} line {line_number}: sequence text before the first '>' header")
+            chunks.append(line)
+    if record_id is not None:
+        yield SequenceRecord(record_id, checked_sequence("".join(chunks), record_id, number))
+
+
+def _read_lines(stream, path):
+    number, blank_line = 0, None
+    for line_number, line in enumerate(stream, start=1):
+        line = line.strip()
+        if not line:
+            blank_line = blank_line or line_number
+            continue
+        if blank_line is not None:  # blank lines are only allowed at the end
+            raise DnalmError(f"{path} line {blank_line} is empty: a zero-length sequence")
+        number += 1
+        yield SequenceRecord(str(number), checked_sequence(line, str(number), number))
+
+
+def _read_table(stream, path, input_format, column, id_column):
+    delimiter = "\t" if input_format == "tsv" else ","
+    reader = csv.reader(stream, delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        raise DnalmError(f"{path} is empty: no header line and no sequences")
+    header = [name.strip() for name in header]
+    sequence_index = _column_index(header, column, path, "sequence", DEFAULT_COLUMNS)
+    id_index = None if id_column is None else _column_index(header, id_column, path, "id")
+    for number, row in enumerate(reader, start=1):
+        if not row:
+            continue  # csv yields [] for blank lines
+        if len(row) <= max(sequence_index, id_index or 0):
+            raise DnalmError(
+                f"{path} row {number} has {len(row)} fields but the header has {len(header)}"
+            )
+        record_id = str(number) if id_index is None else row[id_index].strip()
+        sequence = checked_sequence(row[sequence_index].strip(), record_id, number)
+        yield SequenceRecord(record_id, sequence)
+
+
+def _column_index(header, name, path, role, fallbacks=()):
+    candidates = [name] if name is not None else list(fallbacks)
+    for candidate in candidates:
+        if candidate in header:
+            return header.index(candidate)
+    wanted = f"'{name}'" if name is not None else " or ".join(f"'{c}'" for c in fallbacks)
+    raise DnalmError(
+        f"{path} has no {role} column {wanted} (columns: {', '.join(header) or 'none'})"
+    )
+
+
+def _reason(error):
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
