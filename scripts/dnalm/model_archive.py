@@ -5,10 +5,34 @@ The archive holds, at its root, what ``save_pretrained`` writes:
 ``tokenizer.json``, ``tokenizer_config.json`` (and nothing pickled). Readers also
 accept the same files under a single top-level folder, which is what zipping a
 checkpoint directory by hand gives.
+
+Reading a model someone else made is where a tool meets untrusted files, so
+``open_model`` checks everything before any weight is touched: the archive is a
+real zip, no entry escapes the extraction folder ("zip-slip"), the weights are
+safetensors (a pickled ``pytorch_model.bin`` could run code when loaded, so it
+is refused, never opened), the architecture is one the suite knows how to run
+without remote code, and the tokenizer travels with the model.
 """
 
+import contextlib
+import json
+import stat
+import tempfile
 import zipfile
-from pathlib import Path
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from dnalm.errors import DnalmError
+from dnalm.tokenizer import tokenizer_from_json
+
+# Causal decoder families that transformers runs natively (no trust_remote_code).
+SUPPORTED_MODEL_TYPES = ("mistral", "mixtral", "llama", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe")
+SAFETENSORS_FILE = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+# Folders that zip tools add next to the real content.
+IGNORED_TOP_LEVEL = ("__MACOSX",)
 
 
 def pack_model_directory(model_dir, zip_path):
@@ -18,3 +42,189 @@ def pack_model_directory(model_dir, zip_path):
         for path in sorted(model_dir.iterdir()):
             if path.is_file():
                 archive.write(path, arcname=path.name)
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """A checked model directory: where it is and what it says about itself."""
+
+    directory: Path
+    source: str  # what the user gave (zip or folder), for messages
+    config: dict
+    tokenizer_json: str
+    weight_names: frozenset  # tensor names in the safetensors files
+
+    @property
+    def model_type(self):
+        return self.config["model_type"]
+
+    @property
+    def architecture(self):
+        return (self.config.get("architectures") or [self.model_type])[0]
+
+    @property
+    def max_positions(self):
+        """How many tokens one forward pass may see (None when the config does not say)."""
+        return self.config.get("max_position_embeddings")
+
+    @property
+    def has_lm_head(self):
+        """True when next-token logits are trained weights, not a random new layer."""
+        tied = self.config.get("tie_word_embeddings", False)
+        return tied or any(name.endswith("lm_head.weight") for name in self.weight_names)
+
+    def tokenizer(self):
+        return tokenizer_from_json(self.tokenizer_json, source=f"{self.source}: tokenizer.json")
+
+
+@contextlib.contextmanager
+def open_model(path):
+    """Yield the checked ``ModelFiles`` of a model zip or directory.
+
+    A zip is extracted into a temporary folder that is removed when the block
+    ends; a directory is used in place.
+    """
+    path = Path(path)
+    if path.is_dir():
+        yield check_model_directory(path, source=str(path))
+        return
+    if not path.is_file():
+        raise DnalmError(f"model {path} does not exist")
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except OSError as error:
+        raise DnalmError(f"model {path} cannot be read: {error.strerror or error}") from None
+    if not is_zip:
+        raise DnalmError(f"model {path} is not a zip archive (nor a model directory)")
+    with tempfile.TemporaryDirectory(prefix="dnalm-model-") as tmp:
+        model_dir = extract_model_zip(path, Path(tmp))
+        yield check_model_directory(model_dir, source=str(path))
+
+
+def extract_model_zip(zip_path, target):
+    """Extract the model files of ``zip_path`` under ``target``; return the model folder."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            for info in members:
+                _check_member(info, zip_path)
+            prefix = _model_prefix([info.filename for info in members], zip_path)
+            for info in members:
+                if info.filename.startswith(prefix) and not _is_ignored(info.filename):
+                    archive.extract(info, target)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise DnalmError(f"model {zip_path} is a damaged zip archive: {error}") from None
+    except OSError as error:
+        raise DnalmError(f"model {zip_path} cannot be extracted: {error.strerror or error}") from None
+    return target / prefix if prefix else target
+
+
+def _check_member(info, zip_path):
+    """Refuse entries that would land outside the folder: absolute, '..', drive letters, links."""
+    name = info.filename.replace("\\", "/")
+    parts = PurePosixPath(name).parts
+    escapes = (
+        name.startswith("/")
+        or ".." in parts
+        or (len(name) > 1 and name[1] == ":")
+        or stat.S_ISLNK(info.external_attr >> 16)
+    )
+    if escapes:
+        raise DnalmError(
+            f"model {zip_path} has an entry '{info.filename}' that points outside the archive "
+            "folder: refused"
+        )
+
+
+def _is_ignored(name):
+    return name.split("/", 1)[0] in IGNORED_TOP_LEVEL
+
+
+def _model_prefix(names, zip_path):
+    """'' when config.json is at the zip root, 'folder/' when all files are under one folder."""
+    names = [name for name in names if not _is_ignored(name)]
+    if "config.json" in names:
+        return ""
+    folders = {name.split("/", 1)[0] for name in names if "/" in name}
+    if len(folders) == 1 and all("/" in name for name in names):
+        folder = folders.pop()
+        if f"{folder}/config.json" in names:
+            return f"{folder}/"
+    raise DnalmError(
+        f"model {zip_path} has no config.json at its root or in a single top-level folder: "
+        "zip the files written by save_pretrained"
+    )
+
+
+def check_model_directory(model_dir, source):
+    """Check config, weights and tokenizer of an (extracted) model directory."""
+    model_dir = Path(model_dir)
+    config = _read_config(model_dir, source)
+    weight_names = _safetensors_names(model_dir, source)
+    tokenizer_path = model_dir / "tokenizer.json"
+    if not tokenizer_path.is_file():
+        raise DnalmError(
+            f"model {source} has no tokenizer.json: the tokenizer must travel with the model"
+        )
+    files = ModelFiles(
+        directory=model_dir,
+        source=source,
+        config=config,
+        tokenizer_json=tokenizer_path.read_text(encoding="utf-8"),
+        weight_names=frozenset(weight_names),
+    )
+    files.tokenizer()  # fails early, with the file named, if it is not a usable tokenizer
+    return files
+
+
+def _read_config(model_dir, source):
+    path = model_dir / "config.json"
+    if not path.is_file():
+        raise DnalmError(f"model {source} has no config.json")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DnalmError(f"model {source}: config.json is not valid JSON: {error}") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise DnalmError(
+            f"model {source} has model_type '{model_type}', which dnalm does not support "
+            f"(supported: {', '.join(SUPPORTED_MODEL_TYPES)})"
+        )
+    return config
+
+
+def _safetensors_names(model_dir, source):
+    """Tensor names of the safetensors weights, read from the headers only."""
+    from safetensors import safe_open
+
+    single, index = model_dir / SAFETENSORS_FILE, model_dir / SAFETENSORS_INDEX
+    if single.is_file():
+        shards = [single]
+    elif index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise DnalmError(f"model {source}: {SAFETENSORS_INDEX} is unreadable: {error}") from None
+        shards = [model_dir / name for name in sorted(set(weight_map.values()))]
+        missing = [shard.name for shard in shards if not shard.is_file()]
+        if missing:
+            raise DnalmError(f"model {source} lacks the weight files {', '.join(missing)}")
+    else:
+        pickled = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        if pickled:
+            raise DnalmError(
+                f"model {source} has only pickled weights ({', '.join(pickled)}), which can run "
+                "code when loaded: refused; save the model with safetensors"
+            )
+        raise DnalmError(f"model {source} has no {SAFETENSORS_FILE} weights")
+    names = set()
+    for shard in shards:
+        try:
+            with safe_open(str(shard), framework="pt") as weights:
+                names.update(weights.keys())
+        except Exception as error:  # safetensors raises its own SafetensorError
+            raise DnalmError(
+                f"model {source}: {shard.name} is not a valid safetensors file: {error}"
+            ) from None
+    return names

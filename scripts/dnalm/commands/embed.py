@@ -1,0 +1,96 @@
+"""Embed DNA sequences: one vector per sequence from a language model's hidden states.
+
+Example: dnalm embed model.zip windows.fa -o embeddings.tsv --pooling mean
+"""
+
+from dnalm.commands.model_options import add_context_options, add_model_argument, add_sequence_options
+from dnalm.embedding import POOLINGS, EmbeddingSettings, embed_pieces
+from dnalm.embedding_writers import FORMATS, EmbeddingSpill, write_embeddings, write_pca_plot
+from dnalm.errors import DnalmError
+from dnalm.model_archive import open_model
+from dnalm.model_inputs import (
+    extra_columns,
+    fit_to_context,
+    pad_id_of,
+    special_token_ids,
+    tokenized_records,
+)
+from dnalm.model_loading import load_base_model
+from dnalm.outputs import atomic_outputs
+
+
+def add_arguments(parser):
+    add_model_argument(parser)
+    parser.add_argument(
+        "input", metavar="INPUT",
+        help="sequences (FASTA, CSV, TSV or one per line; gzip allowed) or a tokenized Parquet",
+    )
+    parser.add_argument("-o", "--output", required=True, help="embeddings file to write")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="tsv",
+        help="tsv: id + one column per dimension (default); h5ad: AnnData; npy: NumPy matrix",
+    )
+    parser.add_argument("--pooling", choices=POOLINGS, default="mean",
+                        help="how token vectors become one vector (default: mean)")
+    parser.add_argument(
+        "--layer", type=int, default=-1,
+        help="hidden layer to read: -1 the last (default), 0 the token embeddings, i the output "
+        "of block i",
+    )
+    parser.add_argument(
+        "--no-special-tokens", dest="special_tokens", action="store_false",
+        help="leave [CLS]/[SEP] out of the pooling (the model still sees them)",
+    )
+    parser.add_argument("--pca-plot", metavar="PNG", default=None,
+                        help="also draw the first two principal components")
+    parser.add_argument("--label-column", default=None,
+                        help="input table column that colours the PCA plot")
+    add_sequence_options(parser)
+    add_context_options(parser)
+
+
+def run(args):
+    if args.label_column and not args.pca_plot:
+        raise DnalmError("--label-column colours the PCA plot: give --pca-plot too")
+    with open_model(args.model) as model_files:
+        tokenizer = model_files.tokenizer()
+        obs = None
+        if args.format == "h5ad" or args.label_column:
+            obs = extra_columns(args.input, args.input_format, args.column)
+        labels = _labels(obs, args.label_column, args.input)
+        model = load_base_model(model_files)
+        special_ids = special_token_ids(tokenizer)
+        records = tokenized_records(
+            args.input, tokenizer, args.input_format, args.column, args.id_column
+        )
+        pieces = fit_to_context(
+            records, model_files.max_positions, args.long_sequences, special_ids, "embed"
+        )
+        settings = EmbeddingSettings(
+            pooling=args.pooling, layer=args.layer, special_tokens=args.special_tokens,
+            batch_size=args.batch_size,
+        )
+        pad_id = pad_id_of(tokenizer, model_files.config)
+        with atomic_outputs(args.output, args.pca_plot) as (output, plot), EmbeddingSpill() as spill:
+            for ids, matrix in embed_pieces(model, pieces, settings, pad_id, special_ids):
+                spill.append(ids, matrix)
+            if obs is not None and len(obs) != len(spill.ids):
+                raise DnalmError(
+                    f"{args.input}: {len(obs)} table rows but {len(spill.ids)} sequences were read"
+                )
+            write_embeddings(spill, output, args.format, obs)
+            if plot is not None:
+                write_pca_plot(spill, plot, labels, args.label_column,
+                               title=f"{args.pooling}-pooled embeddings")
+
+
+def _labels(obs, label_column, input_path):
+    if label_column is None:
+        return None
+    if obs is None or label_column not in obs.columns:
+        available = ", ".join(obs.columns) if obs is not None and len(obs.columns) else "none"
+        raise DnalmError(
+            f"--label-column '{label_column}' is not a column of {input_path} "
+            f"(extra columns: {available})"
+        )
+    return obs[label_column].to_numpy()

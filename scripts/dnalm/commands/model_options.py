@@ -1,0 +1,39 @@
+"""Command-line options shared by the tools that run a model (embed, score, generate)."""
+
+from dnalm.model_inputs import LONG_SEQUENCE_POLICIES
+from dnalm.sequences import FORMATS
+
+
+def add_model_argument(parser):
+    parser.add_argument(
+        "model", metavar="MODEL",
+        help="model zip (as made by 'dnalm pretrain') or Hugging Face model directory "
+        "with safetensors weights and tokenizer.json",
+    )
+
+
+def add_sequence_options(parser):
+    parser.add_argument(
+        "--input-format", choices=FORMATS, default=None,
+        help="format of sequence inputs (default: detected; a tokenized Parquet is always detected)",
+    )
+    parser.add_argument(
+        "--column", default=None,
+        help="sequence column of a CSV/TSV input (default: text, sequence or seq)",
+    )
+    parser.add_argument(
+        "--id-column", default=None,
+        help="id column of a CSV/TSV input (default: row numbers)",
+    )
+
+
+def add_context_options(parser):
+    parser.add_argument(
+        "--long-sequences", choices=LONG_SEQUENCE_POLICIES, default="error",
+        help="sequences longer than the model's context: stop with an error (default), "
+        "truncate them (with a warning), or split them into pieces whose results are combined",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=128,
+        help="sequences per forward pass (default: 128)",
+    )

@@ -1,0 +1,234 @@
+"""From an input file to padded batches of token ids, for the model-using tools.
+
+The steps, each a small generator so that nothing holds all the data at once:
+
+1. ``tokenized_records``: sequences (FASTA/CSV/TSV/text) tokenized with the
+   model's own tokenizer, or a tokenized Parquet checked against it.
+2. ``fit_to_context``: sequences longer than the model's context are refused,
+   truncated (with a warning) or split into pieces, as the user chose.
+3. ``blocks``: a few thousand pieces at a time; each block is sorted by length
+   into batches (little padding), run, and put back into input order.
+"""
+
+import sys
+from dataclasses import dataclass
+
+import torch
+
+from dnalm.errors import DnalmError
+from dnalm.sequences import read_sequences
+from dnalm.token_table import read_token_table
+
+LONG_SEQUENCE_POLICIES = ("error", "truncate", "split")
+
+
+@dataclass
+class TokenizedRecord:
+    index: int  # position in the input, 0-based
+    id: str
+    input_ids: list
+
+
+@dataclass
+class Piece:
+    """A whole record, or one part of a record that was split to fit the context."""
+
+    index: int  # the record's input position
+    id: str
+    input_ids: list
+    part: int = 0
+    parts: int = 1
+
+
+def is_token_table(path):
+    """Parquet files start with the magic bytes 'PAR1'."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(4) == b"PAR1"
+    except OSError as error:
+        raise DnalmError(f"{path} cannot be opened: {error.strerror or error}") from None
+
+
+def tokenized_records(path, tokenizer, input_format=None, column=None, id_column=None,
+                      batch_size=1024):
+    """Yield ``TokenizedRecord``s, with special tokens as the tokenizer's template adds them."""
+    if is_token_table(path):
+        yield from _token_table_records(path, tokenizer)
+        return
+    index = 0
+    records = read_sequences(path, input_format=input_format, column=column, id_column=id_column)
+    for chunk in _chunks(records, batch_size):
+        encodings = tokenizer.encode_batch([record.sequence for record in chunk])
+        for record, encoding in zip(chunk, encodings):
+            yield TokenizedRecord(index, record.id, encoding.ids)
+            index += 1
+
+
+def _token_table_records(path, tokenizer):
+    table, table_tokenizer_json = read_token_table(path, columns=["id", "input_ids"])
+    if vocabulary(table_tokenizer_json) != tokenizer.get_vocab(with_added_tokens=True):
+        raise DnalmError(
+            f"{path} was tokenized with a different tokenizer than the model's (the "
+            "vocabularies differ): tokenize the sequences with the model's tokenizer, or give "
+            "the sequences themselves"
+        )
+    index = 0
+    for batch in table.to_batches(max_chunksize=4096):
+        for record_id, ids in zip(batch.column("id").to_pylist(), batch.column("input_ids").to_pylist()):
+            if not ids:
+                raise DnalmError(f"{path}: record '{record_id}' has no tokens")
+            yield TokenizedRecord(index, record_id, ids)
+            index += 1
+
+
+def vocabulary(tokenizer_json):
+    """token -> id of a tokenizer JSON, added tokens included."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_str(tokenizer_json).get_vocab(with_added_tokens=True)
+
+
+def special_token_ids(tokenizer):
+    """Ids of the tokens a template adds ([CLS], [SEP], [PAD], ...), not [UNK]."""
+    unknown = getattr(tokenizer.model, "unk_token", None)
+    return {
+        token_id
+        for token_id, token in tokenizer.get_added_tokens_decoder().items()
+        if token.special and token.content != unknown
+    }
+
+
+def fit_to_context(records, max_tokens, policy, special_ids, command):
+    """Yield ``Piece``s no longer than ``max_tokens`` (None: no limit), following ``policy``."""
+    if policy not in LONG_SEQUENCE_POLICIES:
+        raise DnalmError(f"--long-sequences must be one of {', '.join(LONG_SEQUENCE_POLICIES)}")
+    truncated = []
+    for record in records:
+        ids = record.input_ids
+        if max_tokens is None or len(ids) <= max_tokens:
+            yield Piece(record.index, record.id, ids)
+            continue
+        if policy == "error":
+            raise DnalmError(
+                f"record '{record.id}' has {len(ids)} tokens, more than the model's context of "
+                f"{max_tokens}: use --long-sequences truncate or split"
+            )
+        head, body, tail = split_specials(ids, special_ids)
+        room = max_tokens - len(head) - len(tail)
+        if room < 1:
+            raise DnalmError(f"the model's context ({max_tokens} tokens) is too small")
+        if policy == "truncate":
+            truncated.append(record.id)
+            yield Piece(record.index, record.id, head + body[:room] + tail)
+        else:
+            parts = (len(body) + room - 1) // room
+            for part in range(parts):
+                chunk = body[part * room:(part + 1) * room]
+                yield Piece(record.index, record.id, head + chunk + tail, part, parts)
+    if truncated:
+        print(
+            f"dnalm {command}: warning: {len(truncated)} sequence(s) longer than the model's "
+            f"context ({max_tokens} tokens) were truncated, e.g. '{truncated[0]}'",
+            file=sys.stderr,
+        )
+
+
+def split_specials(ids, special_ids):
+    """(leading special tokens, the DNA tokens, trailing special tokens)."""
+    start, end = 0, len(ids)
+    while start < end and ids[start] in special_ids:
+        start += 1
+    while end > start and ids[end - 1] in special_ids:
+        end -= 1
+    return list(ids[:start]), list(ids[start:end]), list(ids[end:])
+
+
+def blocks(pieces, block_size=4096):
+    """Lists of about ``block_size`` pieces; all pieces of one record stay in one block."""
+    block = []
+    for piece in pieces:
+        if len(block) >= block_size and piece.index != block[-1].index:
+            yield block
+            block = []
+        block.append(piece)
+    if block:
+        yield block
+
+
+def length_sorted_batches(block, max_sequences=128, max_tokens=32768):
+    """Positions in ``block``, grouped into batches of similar length (longest first)."""
+    order = sorted(range(len(block)), key=lambda i: len(block[i].input_ids), reverse=True)
+    batch, longest = [], 0
+    for position in order:
+        length = len(block[position].input_ids)
+        longest = max(longest, length)
+        if batch and (len(batch) >= max_sequences or longest * (len(batch) + 1) > max_tokens):
+            yield batch
+            batch, longest = [], length
+        batch.append(position)
+    if batch:
+        yield batch
+
+
+def pad_batch(sequences, pad_id, side="right", device="cpu"):
+    """``input_ids``, ``attention_mask`` and RoPE ``position_ids`` for a list of id lists.
+
+    Positions count real tokens only, so a left-padded sequence gets the same
+    positions (and the same hidden states) as when it is alone.
+    """
+    width = max(len(ids) for ids in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        columns = slice(0, len(ids)) if side == "right" else slice(width - len(ids), width)
+        input_ids[row, columns] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[row, columns] = 1
+    position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+    return input_ids.to(device), attention_mask.to(device), position_ids.to(device)
+
+
+def pad_id_of(tokenizer, config):
+    for token in ("[PAD]", "<pad>"):
+        token_id = tokenizer.token_to_id(token)
+        if token_id is not None:
+            return token_id
+    return config.get("pad_token_id") or config.get("eos_token_id") or 0
+
+
+def _chunks(iterable, size):
+    chunk = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+
+def extra_columns(path, input_format=None, column=None):
+    """The input table's columns other than the sequence/tokens (a DataFrame), or None.
+
+    They describe the records (labels, coordinates ...) and go into the AnnData
+    ``obs`` and the PCA plot's colours. FASTA and plain text have none.
+    """
+    import pandas as pd
+
+    from dnalm.sequences import DEFAULT_COLUMNS, detect_format
+
+    if is_token_table(path):
+        import pyarrow.parquet as pq
+
+        names = [name for name in pq.read_schema(str(path)).names if name != "input_ids"]
+        return pq.read_table(str(path), columns=names).to_pandas() if names else None
+    input_format = input_format or detect_format(path, column)
+    if input_format not in ("csv", "tsv"):
+        return None
+    table = pd.read_csv(
+        path, sep="\t" if input_format == "tsv" else ",", dtype=str, keep_default_na=False,
+        skip_blank_lines=True, encoding="utf-8-sig",
+    )
+    table.columns = [name.strip() for name in table.columns]
+    sequence_column = column or next((name for name in DEFAULT_COLUMNS if name in table.columns), None)
+    return table.drop(columns=[sequence_column]) if sequence_column in table.columns else table

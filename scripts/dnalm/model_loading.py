@@ -1,0 +1,80 @@
+"""Load a checked model directory into torch, the same way for every tool.
+
+Always local files, safetensors only, no remote code, and an explicit dtype:
+float32 on a CPU (bf16 matmuls are slow there and float32 makes results
+reproducible), bf16 on a GPU (twice the speed, half the memory).
+
+Which class is loaded depends on the job:
+
+* ``load_base_model`` (embed) gives the decoder stack without any head, so a
+  ``MixtralForSequenceClassification`` checkpoint such as Mistral-DNA loads as
+  its base ``MixtralModel`` and its classification head is simply not used.
+* ``load_causal_lm`` (score, generate) needs trained next-token weights
+  (``lm_head``). A checkpoint without them is refused with a clear message:
+  transformers would otherwise start a random head, and the log-likelihoods or
+  sequences it produced would look real but mean nothing.
+"""
+
+import torch
+
+from dnalm.errors import DnalmError
+
+
+def inference_device():
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def inference_dtype(device):
+    return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+
+
+def load_base_model(model_files, device=None):
+    """The model's decoder stack (``AutoModel``), in eval mode on ``device``."""
+    from transformers import AutoModel
+
+    return _load(AutoModel, model_files, device)
+
+
+def load_causal_lm(model_files, device=None, purpose="score and generate"):
+    """The causal LM (``AutoModelForCausalLM``); refuse checkpoints without an LM head."""
+    from transformers import AutoModelForCausalLM
+
+    if not model_files.has_lm_head:
+        raise DnalmError(
+            f"model {model_files.source} is a {model_files.architecture} checkpoint without a "
+            f"language-model head (no lm_head.weight): {purpose} need next-token "
+            "probabilities, so use a causal LM (e.g. made by 'dnalm pretrain'); "
+            "'dnalm embed' can use this model"
+        )
+    return _load(AutoModelForCausalLM, model_files, device)
+
+
+def _load(auto_class, model_files, device):
+    from transformers.utils import logging as transformers_logging
+
+    device = torch.device(device) if device is not None else inference_device()
+    # The load report lists the unused heads of other architectures (e.g. the
+    # classifier 'score.weight'); what matters is checked below.
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        model, info = auto_class.from_pretrained(
+            str(model_files.directory),
+            dtype=inference_dtype(device),
+            use_safetensors=True,
+            trust_remote_code=False,
+            local_files_only=True,
+            output_loading_info=True,
+        )
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DnalmError(f"model {model_files.source} cannot be loaded: {message}") from None
+    missing = sorted(info.get("missing_keys") or ())
+    mismatched = sorted(str(key) for key in info.get("mismatched_keys") or ())
+    if missing or mismatched:
+        names = ", ".join((missing + mismatched)[:3])
+        raise DnalmError(
+            f"model {model_files.source}: the weights do not match config.json "
+            f"({len(missing) + len(mismatched)} tensors missing or mis-shaped, e.g. {names})"
+        )
+    return model.to(device).eval()
