@@ -1,0 +1,116 @@
+"""Turn DNA sequences into token ids (a Parquet token table) and summarise how.
+
+Reads FASTA (plain or gzip), CSV/TSV or one sequence per line, optionally cuts
+genomic records into windows, tokenizes with DNABERT-2's BPE (bundled), k-mers,
+single nucleotides or your own tokenizer.json, and writes one row per sequence.
+"""
+
+from pathlib import Path
+
+from dnalm.errors import DnalmError
+from dnalm.outputs import atomic_outputs
+from dnalm.sequences import FORMATS, read_sequences
+from dnalm.tokenization import tokenize_to_table
+from dnalm.tokenize_summary import summary_rows, summary_text, write_histogram, write_summary_table
+from dnalm.tokenizer import BUNDLED, load_tokenizer
+from dnalm.windows import N_POLICIES, WindowCounts, genome_windows, with_reverse_complements
+
+DEFAULT_WINDOW = 200
+
+
+def add_input_arguments(parser):
+    """Options for reading sequences, shared with train-tokenizer."""
+    parser.add_argument("input", metavar="INPUT", help="FASTA (plain or .gz), CSV/TSV or text file")
+    parser.add_argument(
+        "--format", dest="input_format", choices=FORMATS,
+        help="input format (default: detected from the content)",
+    )
+    parser.add_argument(
+        "--column", help="CSV/TSV column holding the sequences (default: text, sequence or seq)"
+    )
+    parser.add_argument(
+        "--id-column", help="CSV/TSV column holding the ids (default: the row number)"
+    )
+    genome = parser.add_argument_group("genome mode (off unless --genome or --window is given)")
+    genome.add_argument(
+        "--genome", action="store_true",
+        help=f"cut every record into non-overlapping windows of --window bp (default {DEFAULT_WINDOW})",
+    )
+    genome.add_argument(
+        "--window", type=int, metavar="W",
+        help="window length in bp; implies --genome. Window ids are RECORD:START-END, "
+        "0-based half-open like BED (chr1:0-200 is the first 200 bases)",
+    )
+    genome.add_argument(
+        "--n-policy", choices=N_POLICIES, default="drop",
+        help="drop windows that contain N (the tutorial's choice, default) or split records at "
+        "N runs and window each N-free stretch",
+    )
+    parser.add_argument(
+        "--reverse-complement", action="store_true",
+        help="augment: follow every sequence by its reverse complement (id suffixed '(-)')",
+    )
+
+
+def input_records(args, window_counts=None):
+    """The records the input options describe, windowed and augmented as asked."""
+    records = read_sequences(args.input, args.input_format, args.column, args.id_column)
+    if genome_mode(args):
+        window = args.window or DEFAULT_WINDOW
+        if window < 1:
+            raise DnalmError(f"--window must be at least 1 bp, not {window}")
+        records = genome_windows(records, window, args.n_policy, window_counts)
+    if args.reverse_complement:
+        records = with_reverse_complements(records)
+    return records
+
+
+def genome_mode(args):
+    return args.genome or args.window is not None
+
+
+def add_arguments(parser):
+    add_input_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.parquet", help="token table to write")
+    parser.add_argument(
+        "--tokenizer", default="dnabert2", metavar="dnabert2|kmer:K|char|PATH",
+        help="dnabert2 (bundled, the tutorial's; default), kmer:K (non-overlapping k-mers, "
+        "e.g. kmer:6), char (one token per nucleotide) or a tokenizer.json file",
+    )
+    parser.add_argument(
+        "--max-length", type=int, metavar="N",
+        help="truncate to N tokens, [CLS] and [SEP] included (as transformers' truncation=True)",
+    )
+    parser.add_argument("--summary", metavar="S.tsv", help="write the summary as a metric/value table")
+    parser.add_argument("--histogram", metavar="H.png", help="write a histogram of tokens per sequence")
+
+
+def run(args):
+    tokenizer = load_tokenizer(args.tokenizer)
+    window_counts = WindowCounts() if genome_mode(args) else None
+    records = input_records(args, window_counts)
+    with atomic_outputs(args.output, args.summary, args.histogram) as (table, summary, histogram):
+        counts = tokenize_to_table(records, tokenizer, table, args.max_length)
+        if counts.sequences == 0:
+            raise DnalmError(
+                f"{args.input}: no window of {args.window or DEFAULT_WINDOW} bp is left "
+                f"(n-policy {args.n_policy}); try a shorter --window or --n-policy split"
+            )
+        rows = summary_rows(
+            tokenizer_name(args.tokenizer),
+            tokenizer.get_vocab_size(),
+            counts,
+            window_counts,
+            args.reverse_complement,
+        )
+        if summary:
+            write_summary_table(rows, summary)
+        if histogram:
+            write_histogram(counts, histogram)
+    print(summary_text(rows))
+
+
+def tokenizer_name(spec):
+    if spec in BUNDLED or spec == "char" or spec.startswith("kmer:"):
+        return spec
+    return Path(spec).name

@@ -1,0 +1,115 @@
+"""Stream sequences through a Rust tokenizer into a token table (Parquet).
+
+Sequences are encoded in batches with ``Tokenizer.encode_batch_fast`` (the
+Rust library spreads a batch over all cores and skips the character offsets we
+do not need) and each batch is written as one Parquet row group, so memory
+stays flat however large the input. Ids are those of
+``transformers.PreTrainedTokenizerFast`` on the same ``tokenizer.json``,
+truncation included: ``[CLS]``, the first ``max_length - 2`` tokens, ``[SEP]``.
+
+``TokenizeCounts`` gathers what the summary reports; it keeps a histogram of
+token counts, not one number per sequence, so it too stays small.
+"""
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from dnalm.errors import DnalmError
+from dnalm.token_table import IDS_COLUMN, ID_COLUMN, TokenTableWriter
+from dnalm.tokenizer import UNK
+
+LENGTH_COLUMN = "length_bp"
+EXTRA_FIELDS = (pa.field(LENGTH_COLUMN, pa.int32()),)
+BATCH_SEQUENCES = 8192
+BATCH_BASES = 4_000_000  # also flush early for long records, whatever their number
+
+
+@dataclass
+class TokenizeCounts:
+    sequences: int = 0
+    bases: int = 0
+    tokens: int = 0  # all ids written, special tokens included
+    special_tokens: int = 0  # [CLS], [SEP] and the like: they cover no bases
+    unknown_tokens: int = 0
+    truncated: int = 0
+    duplicate_ids: int = 0  # rows whose id was seen on an earlier row
+    tokens_per_sequence: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def add_token_counts(self, lengths):
+        counts = np.bincount(lengths)
+        if len(counts) > len(self.tokens_per_sequence):
+            counts[: len(self.tokens_per_sequence)] += self.tokens_per_sequence
+            self.tokens_per_sequence = counts
+        else:
+            self.tokens_per_sequence[: len(counts)] += counts
+
+
+def tokenize_to_table(records, tokenizer, out_path, max_length=None):
+    """Tokenize ``records`` (``SequenceRecord``s) into the token table ``out_path``.
+
+    The table stores ``tokenizer``'s JSON as it is, without the truncation
+    setting, so later tools see the vocabulary and not how this run cut it.
+    Returns ``TokenizeCounts``.
+    """
+    tokenizer_json = tokenizer.to_str()
+    if max_length is not None:
+        if max_length < tokenizer.num_special_tokens_to_add(False) + 1:
+            raise DnalmError(f"--max-length {max_length} leaves no room for any DNA token")
+        tokenizer.enable_truncation(max_length)
+    unk_id = tokenizer.token_to_id(UNK)
+    special_ids = np.array(
+        [i for i, token in tokenizer.get_added_tokens_decoder().items() if token.special and i != unk_id],
+        dtype=np.int32,
+    )
+    counts = TokenizeCounts()
+    id_hashes = []
+    with TokenTableWriter(out_path, tokenizer_json, EXTRA_FIELDS) as writer:
+        for ids, sequences in _batches(records):
+            encodings = tokenizer.encode_batch_fast(sequences)
+            token_lists = [encoding.ids for encoding in encodings]
+            lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+            flat = np.fromiter(
+                itertools.chain.from_iterable(token_lists), dtype=np.int32, count=int(lengths.sum())
+            )
+            offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+            np.cumsum(lengths, out=offsets[1:])
+            length_bp = np.fromiter(map(len, sequences), dtype=np.int32, count=len(sequences))
+            writer.write(
+                {
+                    ID_COLUMN: pa.array(ids, type=pa.string()),
+                    IDS_COLUMN: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
+                    LENGTH_COLUMN: pa.array(length_bp),
+                }
+            )
+            counts.sequences += len(sequences)
+            counts.bases += int(length_bp.sum())
+            counts.tokens += len(flat)
+            counts.unknown_tokens += int(np.count_nonzero(flat == unk_id))
+            counts.special_tokens += int(np.count_nonzero(np.isin(flat, special_ids)))
+            if max_length is not None:
+                at_limit = np.flatnonzero(lengths == max_length)
+                counts.truncated += sum(1 for i in at_limit if encodings[i].overflowing)
+            counts.add_token_counts(lengths)
+            id_hashes.append(np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)))
+    if id_hashes:
+        # 8 bytes per row instead of a set of strings; a 64-bit collision is negligible.
+        counts.duplicate_ids = counts.sequences - len(np.unique(np.concatenate(id_hashes)))
+    return counts
+
+
+def _batches(records):
+    """Group records into ``(ids, sequences)`` lists bounded by count and by bases."""
+    ids, sequences, bases = [], [], 0
+    for record_id, sequence in records:
+        ids.append(record_id)
+        sequences.append(sequence)
+        bases += len(sequence)
+        if len(sequences) >= BATCH_SEQUENCES or bases >= BATCH_BASES:
+            yield ids, sequences
+            ids, sequences, bases = [], [], 0
+    if sequences:
+        yield ids, sequences
+

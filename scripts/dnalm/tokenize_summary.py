@@ -1,0 +1,106 @@
+"""What a tokenize run did, as a two-column table, a text block and a histogram.
+
+The numbers answer the tutorial's questions about tokenized data: how many
+sequences, how many windows were dropped and why, how many tokens a sequence
+becomes (min/median/max), how many bases one token covers on average, and
+whether the vocabulary missed anything (``[UNK]``).
+"""
+
+import numpy as np
+
+
+def summary_rows(tokenizer_name, vocab_size, counts, windows=None, reverse_complement=False):
+    """Return ``[(metric, value), ...]`` from ``TokenizeCounts`` and ``WindowCounts``."""
+    histogram = counts.tokens_per_sequence
+    rows = [("tokenizer", tokenizer_name), ("vocabulary size", vocab_size)]
+    if windows is not None:
+        rows += [
+            ("input records", windows.records),
+            ("windows kept", windows.kept),
+            ("windows dropped (contain N)", windows.dropped_with_n),
+            ("windows dropped (shorter than the window)", windows.dropped_short),
+            ("bp in N runs", windows.bp_in_n_runs),
+        ]
+    else:
+        input_records = counts.sequences // 2 if reverse_complement else counts.sequences
+        rows.append(("input records", input_records))
+    if reverse_complement:
+        rows.append(("reverse complements added", counts.sequences // 2))
+    content_tokens = counts.tokens - counts.special_tokens
+    rows += [
+        ("sequences", counts.sequences),
+        ("duplicate ids", counts.duplicate_ids),
+        ("bp", counts.bases),
+        ("tokens", counts.tokens),
+        ("tokens per sequence min", _smallest(histogram)),
+        ("tokens per sequence median", _format_number(_median(histogram))),
+        ("tokens per sequence max", _largest(histogram)),
+        ("tokens per sequence mean", _format_number(counts.tokens / max(counts.sequences, 1))),
+        # Special tokens ([CLS], [SEP]) cover no bases; truncated sequences do not cover all theirs.
+        ("bp per token", _bp_per_token(counts.bases, content_tokens, counts.truncated)),
+        ("unknown tokens", counts.unknown_tokens),
+        ("truncated sequences", counts.truncated),
+    ]
+    return rows
+
+
+def write_summary_table(rows, path):
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("metric\tvalue\n")
+        for metric, value in rows:
+            out.write(f"{metric}\t{value}\n")
+
+
+def summary_text(rows):
+    width = max(len(metric) for metric, _ in rows)
+    return "\n".join(f"{metric:<{width}}  {value}" for metric, value in rows)
+
+
+def write_histogram(counts, path, title="Tokens per sequence"):
+    """Bar chart of how many sequences have each number of tokens (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display in a Galaxy job
+    import matplotlib.pyplot as plt
+
+    histogram = counts.tokens_per_sequence
+    lengths = np.flatnonzero(histogram)
+    figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
+    axes.bar(lengths, histogram[lengths], width=1.0, color="#2c7fb8")
+    axes.set_xlabel("tokens per sequence (special tokens included)")
+    axes.set_ylabel("sequences")
+    axes.set_title(f"{title} ({counts.sequences:,} sequences)")
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    plt.close(figure)
+
+
+def _smallest(histogram):
+    present = np.flatnonzero(histogram)
+    return int(present[0]) if len(present) else 0
+
+
+def _largest(histogram):
+    present = np.flatnonzero(histogram)
+    return int(present[-1]) if len(present) else 0
+
+
+def _median(histogram):
+    """Median of the values a histogram counts, as numpy.median would give."""
+    total = int(histogram.sum())
+    if total == 0:
+        return 0
+    cumulative = np.cumsum(histogram)
+    lower = int(np.searchsorted(cumulative, (total - 1) // 2, side="right"))
+    upper = int(np.searchsorted(cumulative, total // 2, side="right"))
+    return (lower + upper) / 2
+
+
+def _bp_per_token(bases, content_tokens, truncated):
+    if truncated or not content_tokens:
+        return "n/a"  # truncated sequences have bases that no token covers
+    return _format_number(bases / content_tokens)
+
+
+def _format_number(value):
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
