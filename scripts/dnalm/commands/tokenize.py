@@ -56,7 +56,7 @@ def input_records(args, window_counts=None):
     """The records the input options describe, windowed and augmented as asked."""
     records = read_sequences(args.input, args.input_format, args.column, args.id_column)
     if genome_mode(args):
-        window = args.window or DEFAULT_WINDOW
+        window = window_length(args)
         if window < 1:
             raise DnalmError(f"--window must be at least 1 bp, not {window}")
         records = genome_windows(records, window, args.n_policy, window_counts)
@@ -67,6 +67,10 @@ def input_records(args, window_counts=None):
 
 def genome_mode(args):
     return args.genome or args.window is not None
+
+
+def window_length(args):
+    return DEFAULT_WINDOW if args.window is None else args.window
 
 
 def add_arguments(parser):
@@ -93,7 +97,7 @@ def run(args):
         counts = tokenize_to_table(records, tokenizer, table, args.max_length)
         if counts.sequences == 0:
             raise DnalmError(
-                f"{args.input}: no window of {args.window or DEFAULT_WINDOW} bp is left "
+                f"{args.input}: no window of {window_length(args)} bp is left "
                 f"(n-policy {args.n_policy}); try a shorter --window or --n-policy split"
             )
         rows = summary_rows(
