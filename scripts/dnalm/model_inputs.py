@@ -55,8 +55,13 @@ def tokenized_records(path, tokenizer, input_format=None, column=None, id_column
     if is_token_table(path):
         yield from _token_table_records(path, tokenizer)
         return
-    index = 0
     records = read_sequences(path, input_format=input_format, column=column, id_column=id_column)
+    yield from tokenize_records(records, tokenizer, batch_size)
+
+
+def tokenize_records(records, tokenizer, batch_size=1024):
+    """``SequenceRecord``s -> ``TokenizedRecord``s, encoding a batch at a time."""
+    index = 0
     for chunk in _chunks(records, batch_size):
         encodings = tokenizer.encode_batch([record.sequence for record in chunk])
         for record, encoding in zip(chunk, encodings):

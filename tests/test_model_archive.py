@@ -1,0 +1,128 @@
+"""Reading models safely: zip or folder, and every kind of bad archive refused in one line."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dnalm.cli import main
+from dnalm.errors import DnalmError
+from dnalm.model_archive import open_model
+
+REPO = Path(__file__).resolve().parents[1]
+MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
+MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
+WINDOWS = REPO / "test-data" / "hg38_windows_small.fa"
+
+
+@pytest.fixture(scope="module")
+def micro_files():
+    """name -> bytes of the micro model archive."""
+    with zipfile.ZipFile(MICRO_ZIP) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def make_zip(path, files):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_zip_at_root_is_read(micro_files):
+    with open_model(MICRO_ZIP) as model:
+        assert model.model_type == "mixtral"
+        assert model.max_positions == 128
+        assert model.has_lm_head
+        assert (model.directory / "model.safetensors").is_file()
+        assert model.tokenizer().token_to_id("[CLS]") == 1
+        extracted = model.directory
+    assert not extracted.exists()  # the temporary folder is gone afterwards
+
+
+def test_files_under_one_top_level_folder_are_read(tmp_path, micro_files):
+    nested = make_zip(tmp_path / "nested.zip", {f"my_model/{n}": d for n, d in micro_files.items()})
+    with open_model(nested) as model:
+        assert model.directory.name == "my_model"
+        assert model.config["hidden_size"] == 16
+
+
+def test_a_directory_is_read_in_place():
+    with open_model(MISTRAL_DNA) as model:
+        assert model.directory == MISTRAL_DNA
+        assert model.architecture == "MixtralForSequenceClassification"
+        assert not model.has_lm_head  # only a classifier head ('score.weight')
+        assert "score.weight" in model.weight_names
+
+
+def bad_model_cases(tmp_path, files):
+    config = json.loads(files["config.json"])
+    without = lambda *names: {n: d for n, d in files.items() if n not in names}  # noqa: E731
+    not_a_zip = tmp_path / "not_a_zip.zip"
+    not_a_zip.write_text(">seq\nACGT\n")
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(MICRO_ZIP.read_bytes()[: MICRO_ZIP.stat().st_size // 2])
+    return {
+        "missing": (tmp_path / "nowhere.zip", "does not exist"),
+        "not a zip": (not_a_zip, "is not a zip archive"),
+        "truncated": (truncated, "not a zip archive"),
+        "pickle only": (
+            make_zip(tmp_path / "pickle.zip", {**without("model.safetensors"),
+                                               "pytorch_model.bin": b"\x80\x04not loaded"}),
+            "only pickled weights (pytorch_model.bin)",
+        ),
+        "no weights": (make_zip(tmp_path / "noweights.zip", without("model.safetensors")),
+                       "has no model.safetensors"),
+        "zip slip": (make_zip(tmp_path / "slip.zip", {**files, "../../evil.sh": b"echo owned"}),
+                     "'../../evil.sh' that points outside the archive folder"),
+        "absolute": (make_zip(tmp_path / "absolute.zip", {**files, "/tmp/evil.sh": b"x"}),
+                     "points outside the archive folder"),
+        "unsupported type": (
+            make_zip(tmp_path / "bert.zip",
+                     {**files, "config.json": json.dumps({**config, "model_type": "bert"})}),
+            "model_type 'bert', which dnalm does not support",
+        ),
+        "no tokenizer": (make_zip(tmp_path / "notok.zip", without("tokenizer.json")),
+                         "has no tokenizer.json"),
+        "no config": (make_zip(tmp_path / "noconfig.zip", without("config.json")),
+                      "has no config.json"),
+        "bad safetensors": (
+            make_zip(tmp_path / "badst.zip", {**files, "model.safetensors": b"garbage" * 10}),
+            "model.safetensors is not a valid safetensors file",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "missing", "not a zip", "truncated", "pickle only", "no weights", "zip slip", "absolute",
+    "unsupported type", "no tokenizer", "no config", "bad safetensors",
+])
+def test_bad_models_are_refused(tmp_path, micro_files, case):
+    path, message = bad_model_cases(tmp_path, micro_files)[case]
+    with pytest.raises(DnalmError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with open_model(path):
+            pass
+
+
+@pytest.mark.parametrize("command", ["embed", "score"])
+def test_cli_bad_model_one_line_exit_1_no_output(tmp_path, micro_files, capsys, command):
+    slip = make_zip(tmp_path / "slip.zip", {**micro_files, "../evil.sh": b"x"})
+    out = tmp_path / "out.tsv"
+    assert main([command, str(slip), str(WINDOWS), "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"dnalm {command}: error: model ")
+    assert "outside the archive folder" in err[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == [slip]
+    assert not (tmp_path.parent / "evil.sh").exists()
+
+
+def test_generate_refuses_bad_model(tmp_path, micro_files, capsys):
+    pickled = make_zip(tmp_path / "pickle.zip", {
+        **{n: d for n, d in micro_files.items() if n != "model.safetensors"},
+        "pytorch_model.bin": b"never unpickled",
+    })
+    out = tmp_path / "gen.fa"
+    assert main(["generate", str(pickled), "-o", str(out)]) == 1
+    assert "only pickled weights" in capsys.readouterr().err
+    assert not out.exists()
