@@ -1,0 +1,61 @@
+"""Generate new DNA sequences with a causal language model, from prompts or from scratch.
+
+Example: dnalm generate model.zip --num-sequences 10 --length 200 --seed 1 -o generated.fa
+"""
+
+from dnalm.commands.model_options import add_model_argument, add_sequence_options
+from dnalm.generation import GenerationSettings, generate_dna
+from dnalm.model_archive import open_model
+from dnalm.model_inputs import pad_id_of
+from dnalm.model_loading import load_causal_lm
+from dnalm.outputs import atomic_outputs
+from dnalm.sequences import read_sequences
+
+
+def add_arguments(parser):
+    add_model_argument(parser)
+    parser.add_argument("-o", "--output", required=True, help="FASTA file to write")
+    parser.add_argument(
+        "--prompts", default=None,
+        help="sequences to continue (FASTA, CSV, TSV or text); default: start from [CLS]",
+    )
+    parser.add_argument("--num-sequences", type=int, default=1,
+                        help="sequences to generate per prompt (default: 1)")
+    parser.add_argument("--length", type=int, default=200,
+                        help="bases to generate per sequence (default: 200)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="sampling temperature; 0 picks the most likely token (default: 1.0)")
+    parser.add_argument("--top-k", type=int, default=0,
+                        help="sample among the k most likely tokens only; 0: all (default)")
+    parser.add_argument("--top-p", type=float, default=1.0,
+                        help="sample among the most likely tokens summing to p (default: 1.0)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="random seed: the same seed gives the same sequences (default: 1)")
+    parser.add_argument("--include-prompt", action="store_true",
+                        help="write the prompt followed by its continuation")
+    add_sequence_options(parser)
+
+
+def run(args):
+    settings = GenerationSettings(
+        num_sequences=args.num_sequences, length_bp=args.length, temperature=args.temperature,
+        top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+    )
+    with open_model(args.model) as model_files:
+        tokenizer = model_files.tokenizer()
+        model = load_causal_lm(model_files)
+        prompts = []
+        if args.prompts is not None:
+            prompts = list(read_sequences(args.prompts, args.input_format, args.column, args.id_column))
+        bos_id = tokenizer.token_to_id("[CLS]")
+        if bos_id is None:
+            bos_id = model_files.config.get("bos_token_id", 1)
+        generated = generate_dna(
+            model, tokenizer, prompts, settings, bos_id,
+            pad_id_of(tokenizer, model_files.config), model_files.max_positions,
+        )
+        with atomic_outputs(args.output) as (output,), open(output, "w") as stream:
+            for name, prompt, dna in generated:
+                if args.include_prompt and prompt is not None:
+                    dna = prompt.sequence + dna
+                stream.write(f">{name}\n{dna}\n")

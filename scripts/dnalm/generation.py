@@ -1,0 +1,117 @@
+"""Sample new DNA from a causal language model, one prompt at a time.
+
+Each prompt (or, without prompts, just ``[CLS]``) is continued token by token
+with ``model.generate``. Tokens that are not pure A/C/G/T (the special tokens,
+``[UNK]``) are never sampled, so the output is plain DNA. Because one token is
+one to a dozen bases, sampling stops, per sequence, as soon as enough bases
+are made; the last token is then cut to the exact length asked for.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from dnalm.errors import DnalmError
+
+DNA_LETTERS = frozenset("ACGT")
+
+
+@dataclass
+class GenerationSettings:
+    num_sequences: int = 1  # per prompt
+    length_bp: int = 200
+    temperature: float = 1.0  # 0: always the most likely token (greedy)
+    top_k: int = 0  # 0: no top-k filter
+    top_p: float = 1.0  # 1.0: no nucleus filter
+    seed: int = 1
+
+
+def base_lengths(tokenizer):
+    """Bases per token id: the token's length if it is pure ACGT, else 0 (never sampled)."""
+    lengths = [0] * tokenizer.get_vocab_size(with_added_tokens=True)
+    for token, token_id in tokenizer.get_vocab(with_added_tokens=True).items():
+        if token and set(token) <= DNA_LETTERS:
+            lengths[token_id] = len(token)
+    return lengths
+
+
+def generate_dna(model, tokenizer, prompts, settings, bos_id, pad_id, max_positions=None):
+    """Yield ``(name, prompt, dna)``: ``settings.num_sequences`` sequences per prompt.
+
+    ``prompts`` is a list of ``SequenceRecord``s, or empty to start from ``[CLS]`` alone.
+    """
+    _check(settings)
+    from transformers import GenerationConfig, StoppingCriteriaList
+
+    lengths = base_lengths(tokenizer)
+    never = [token_id for token_id, length in enumerate(lengths) if length == 0]
+    device = next(model.parameters()).device
+    torch.manual_seed(settings.seed)
+    for prompt in prompts or [None]:
+        prompt_ids = [bos_id]
+        if prompt is not None:
+            prompt_ids += tokenizer.encode(prompt.sequence, add_special_tokens=False).ids
+        room = settings.length_bp if max_positions is None else max_positions - len(prompt_ids)
+        if room < 1:
+            raise DnalmError(
+                f"prompt '{prompt.id}' fills the model's context ({max_positions} tokens) already"
+            )
+        config = GenerationConfig(
+            do_sample=settings.temperature > 0,
+            temperature=settings.temperature if settings.temperature > 0 else None,
+            top_k=settings.top_k if settings.temperature > 0 else None,
+            top_p=settings.top_p if settings.temperature > 0 else None,
+            max_new_tokens=min(settings.length_bp, room),  # a token is at least one base
+            num_return_sequences=settings.num_sequences,
+            suppress_tokens=never,
+            pad_token_id=pad_id,
+            bos_token_id=bos_id,
+            eos_token_id=None,
+        )
+        stop = EnoughBases(lengths, len(prompt_ids), settings.length_bp, device)
+        input_ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+        with torch.inference_mode():
+            output = model.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                generation_config=config,
+                stopping_criteria=StoppingCriteriaList([stop]),
+            )
+        for number, row in enumerate(output[:, len(prompt_ids):].tolist(), start=1):
+            dna = "".join(tokenizer.id_to_token(t) for t in row if lengths[t])
+            name = f"generated_{number}" if prompt is None else f"{prompt.id}_generated_{number}"
+            if len(dna) < settings.length_bp:
+                raise DnalmError(
+                    f"{name}: the model's context ({max_positions} tokens) ran out after "
+                    f"{len(dna)} bp; ask for at most that many bases or use a shorter prompt"
+                )
+            yield name, prompt, dna[: settings.length_bp]
+
+
+class EnoughBases:
+    """Stopping criterion: a row is done once its new tokens hold ``length_bp`` bases."""
+
+    def __init__(self, lengths, prompt_length, length_bp, device):
+        self.lengths = torch.tensor(lengths, device=device)
+        self.prompt_length = prompt_length
+        self.length_bp = length_bp
+
+    def __call__(self, input_ids, scores, **kwargs):
+        made = self.lengths[input_ids[:, self.prompt_length:]].sum(dim=1)
+        return made >= self.length_bp
+
+
+def _check(settings):
+    problems = []
+    if settings.num_sequences < 1:
+        problems.append("--num-sequences must be at least 1")
+    if settings.length_bp < 1:
+        problems.append("--length must be at least 1 bp")
+    if settings.temperature < 0:
+        problems.append("--temperature must be 0 (greedy) or more")
+    if settings.top_k < 0:
+        problems.append("--top-k must be 0 (off) or more")
+    if not 0 < settings.top_p <= 1:
+        problems.append("--top-p must be in (0, 1]")
+    if problems:
+        raise DnalmError("; ".join(problems))
