@@ -2,8 +2,9 @@
 
 Sequences are encoded in batches with ``Tokenizer.encode_batch_fast`` (the
 Rust library spreads a batch over all cores and skips the character offsets we
-do not need) and each batch is written as one Parquet row group, so memory
-stays flat however large the input. Ids are those of
+do not need), one batch ahead of Python's reading and writing, and each batch
+is written as one Parquet row group, so memory stays flat however large the
+input. Ids are those of
 ``transformers.PreTrainedTokenizerFast`` on the same ``tokenizer.json``,
 truncation included: ``[CLS]``, the first ``max_length - 2`` tokens, ``[SEP]``.
 
@@ -12,6 +13,7 @@ token counts, not one number per sequence, so it too stays small.
 """
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,8 +69,7 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
     counts = TokenizeCounts()
     id_hashes = []
     with TokenTableWriter(out_path, tokenizer_json, EXTRA_FIELDS) as writer:
-        for ids, sequences in _batches(records):
-            encodings = tokenizer.encode_batch_fast(sequences)
+        for ids, sequences, encodings in _encoded_ahead(_batches(records), tokenizer):
             token_lists = [encoding.ids for encoding in encodings]
             lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
             flat = np.fromiter(
@@ -98,6 +99,23 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
         # 8 bytes per row instead of a set of strings; a 64-bit collision is negligible.
         counts.duplicate_ids = counts.sequences - len(np.unique(np.concatenate(id_hashes)))
     return counts
+
+
+def _encoded_ahead(batches, tokenizer):
+    """Yield ``(ids, sequences, encodings)`` per batch, encoding one batch ahead.
+
+    The Rust encoder releases the GIL, so while it works on batch k+1 (on all
+    cores) Python reads the batch after and writes batch k to Parquet.
+    """
+    with ThreadPoolExecutor(max_workers=1) as encoder:
+        waiting = None
+        for ids, sequences in batches:
+            encoding = encoder.submit(tokenizer.encode_batch_fast, sequences)
+            if waiting is not None:
+                yield waiting[0], waiting[1], waiting[2].result()
+            waiting = (ids, sequences, encoding)
+        if waiting is not None:
+            yield waiting[0], waiting[1], waiting[2].result()
 
 
 def _batches(records):
