@@ -1,0 +1,78 @@
+"""Pack tokenized sequences into full rows instead of padding each to the longest.
+
+A batch of sequences is laid end to end in a few rows of at most ``row_length``
+tokens. Sequences stay independent, exactly as if each had its own row:
+
+* ``position_ids`` restart at 0 at each sequence. With no ``attention_mask``,
+  transformers reads the restarts as packed sequences
+  (``masking_utils.find_packed_sequence_indices``) and builds a block-diagonal
+  causal mask for SDPA and eager attention, so no token attends across a
+  boundary; rotary positions are each sequence's own.
+* The first token of every sequence gets the label -100. The model shifts
+  labels by one, so this is the target that the previous sequence's last token
+  would otherwise predict; a sequence's first token has no context in an
+  unpadded row either, so the loss is the same token for token.
+
+A row's unused tail is filled with padding that forms its own "sequence"
+(positions restart there too) and carries no labels.
+
+The collator keeps the Trainer's batch in sequences (32 sequences stay 32
+sequences), so the effective batch of the optimiser is the tutorial's.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class PackedCollator:
+    """``DataCollator`` for ``Trainer``: examples ``{"input_ids": [...]}`` -> packed rows."""
+
+    pad_token_id: int
+    row_length: int = 256
+
+    def __call__(self, examples):
+        rows = pack_into_rows([example["input_ids"] for example in examples], self.row_length)
+        return rows_to_batch(rows, self.pad_token_id)
+
+
+def pack_into_rows(sequences, row_length):
+    """Greedy first fit, in the given order: a list of rows, each a list of sequences.
+
+    A sequence longer than ``row_length`` gets a row of its own.
+    """
+    rows, room = [], []
+    for sequence in sequences:
+        length = len(sequence)
+        for index, free in enumerate(room):
+            if length <= free:
+                rows[index].append(sequence)
+                room[index] -= length
+                break
+        else:
+            rows.append([sequence])
+            room.append(row_length - length)
+    return rows
+
+
+def rows_to_batch(rows, pad_token_id):
+    """Tensors ``input_ids``, ``position_ids``, ``labels`` of shape (rows, longest row)."""
+    width = max(sum(len(sequence) for sequence in row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    position_ids = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        start = 0
+        for sequence in row:
+            end = start + len(sequence)
+            input_ids[r, start:end] = torch.as_tensor(sequence)
+            labels[r, start + 1 : end] = input_ids[r, start + 1 : end]
+            position_ids[r, start:end] = torch.arange(len(sequence))
+            start = end
+        # Padding tail: a separate block (positions restart), never a target.
+        position_ids[r, start:] = torch.arange(width - start)
+    return {"input_ids": input_ids, "position_ids": position_ids, "labels": labels}
+
