@@ -56,13 +56,15 @@ def generate_dna(model, tokenizer, prompts, settings, bos_id, pad_id, max_positi
             raise DnalmError(
                 f"prompt '{prompt.id}' fills the model's context ({max_positions} tokens) already"
             )
+        sampling = settings.temperature > 0
         config = GenerationConfig(
-            do_sample=settings.temperature > 0,
-            temperature=settings.temperature if settings.temperature > 0 else None,
-            top_k=settings.top_k if settings.temperature > 0 else None,
-            top_p=settings.top_p if settings.temperature > 0 else None,
+            do_sample=sampling,
+            temperature=settings.temperature if sampling else None,
+            top_k=settings.top_k if sampling else None,
+            top_p=settings.top_p if sampling else None,
             max_new_tokens=min(settings.length_bp, room),  # a token is at least one base
-            num_return_sequences=settings.num_sequences,
+            # greedy decoding gives one answer: made once, then copied
+            num_return_sequences=settings.num_sequences if sampling else 1,
             suppress_tokens=never,
             pad_token_id=pad_id,
             bos_token_id=bos_id,
@@ -77,6 +79,8 @@ def generate_dna(model, tokenizer, prompts, settings, bos_id, pad_id, max_positi
                 generation_config=config,
                 stopping_criteria=StoppingCriteriaList([stop]),
             )
+        if not sampling:
+            output = output.repeat(settings.num_sequences, 1)
         for number, row in enumerate(output[:, len(prompt_ids):].tolist(), start=1):
             dna = "".join(tokenizer.id_to_token(t) for t in row if lengths[t])
             name = f"generated_{number}" if prompt is None else f"{prompt.id}_generated_{number}"

@@ -1,0 +1,139 @@
+"""dnalm score: log-likelihoods equal a direct computation; variant effects; bad input."""
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from dnalm.cli import main
+from dnalm.model_archive import open_model
+from dnalm.model_loading import load_causal_lm
+from dnalm.scoring import token_log_likelihoods
+
+REPO = Path(__file__).resolve().parents[1]
+MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
+MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
+
+REF = "AAGGAAATTTCTCAAGGCACTGGGGTGATTTTGTGTTTCTTTAGCATGAGTTACCGGAAAGCTTCC"
+ALT = REF[:30] + "C" + REF[31:]  # one substitution, T -> C at position 31
+OTHER_REF = "TTGACCAGTAGGACCATTAGACGATTACGGACAGATTTACAGGGACA"
+OTHER_ALT = OTHER_REF[:-1] + "T"
+
+
+@pytest.fixture(scope="module")
+def micro():
+    with open_model(MICRO_ZIP) as files:
+        tokenizer = files.tokenizer()
+        yield load_causal_lm(files, "cpu"), tokenizer
+
+
+def direct_log_likelihood(model, tokenizer, sequence):
+    """Sum of log p(token_i | tokens before i), one sequence, no padding, by hand."""
+    ids = tokenizer.encode(sequence).ids
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0]
+    log_probs = torch.log_softmax(logits.double(), dim=-1)
+    return sum(log_probs[i, ids[i + 1]].item() for i in range(len(ids) - 1)), len(ids) - 1
+
+
+def read_rows(path):
+    with open(path) as stream:
+        return list(csv.DictReader(stream, delimiter="\t"))
+
+
+def test_scores_equal_a_direct_computation(tmp_path, micro):
+    model, tokenizer = micro
+    fasta = tmp_path / "seqs.fa"
+    fasta.write_text(f">ref\n{REF}\n>other\n{OTHER_REF}\n>short\nACGTAC\n")
+    out = tmp_path / "scores.tsv"
+    assert main(["score", str(MICRO_ZIP), str(fasta), "-o", str(out)]) == 0
+    rows = read_rows(out)
+    assert [row["id"] for row in rows] == ["ref", "other", "short"]
+    assert list(rows[0]) == ["id", "n_tokens", "log_likelihood", "log_likelihood_per_token",
+                             "perplexity"]
+    for row, sequence in zip(rows, (REF, OTHER_REF, "ACGTAC")):
+        expected, count = direct_log_likelihood(model, tokenizer, sequence)
+        assert int(row["n_tokens"]) == count
+        assert float(row["log_likelihood"]) == pytest.approx(expected, abs=1e-3)
+        assert float(row["log_likelihood_per_token"]) == pytest.approx(expected / count, abs=1e-4)
+        assert float(row["perplexity"]) == pytest.approx(math.exp(-expected / count), rel=1e-4)
+
+
+def test_padding_does_not_change_scores(micro):
+    model, tokenizer = micro
+    sequences = [tokenizer.encode(s).ids for s in (REF, OTHER_REF, "ACGTAC")]
+    alone = [token_log_likelihoods(model, [ids], 3, "cpu")[0][0] for ids in sequences]
+    for side in ("right", "left"):
+        sums, counts = token_log_likelihoods(model, sequences, 3, "cpu", side)
+        assert sums == pytest.approx(alone, abs=1e-3)
+        assert counts == [len(ids) - 1 for ids in sequences]
+
+
+def test_variant_effect_from_two_fasta_files_matched_by_id(tmp_path, micro):
+    model, tokenizer = micro
+    ref, alt = tmp_path / "ref.fa", tmp_path / "alt.fa"
+    ref.write_text(f">snp1\n{REF}\n>snp2\n{OTHER_REF}\n")
+    alt.write_text(f">snp2\n{OTHER_ALT}\n>snp1\n{ALT}\n")  # other order: matched by id
+    out = tmp_path / "effects.tsv"
+    assert main(["score", str(MICRO_ZIP), "--ref", str(ref), "--alt", str(alt), "-o", str(out)]) == 0
+    rows = read_rows(out)
+    assert [row["id"] for row in rows] == ["snp1", "snp2"]
+    for row, (r, a) in zip(rows, ((REF, ALT), (OTHER_REF, OTHER_ALT))):
+        expected = direct_log_likelihood(model, tokenizer, a)[0] - direct_log_likelihood(model, tokenizer, r)[0]
+        assert float(row["delta_log_likelihood"]) == pytest.approx(expected, abs=2e-3)
+        assert float(row["delta_log_likelihood"]) == pytest.approx(
+            float(row["alt_log_likelihood"]) - float(row["ref_log_likelihood"]), abs=2e-6)
+    assert float(rows[0]["delta_log_likelihood"]) != 0.0
+
+
+def test_variant_effect_from_a_table(tmp_path):
+    table = tmp_path / "variants.tsv"
+    table.write_text(f"name\tref\talt\nsnp1\t{REF}\t{ALT}\nsame\t{REF}\t{REF}\n")
+    out = tmp_path / "effects.tsv"
+    assert main(["score", str(MICRO_ZIP), str(table), "--ref-column", "ref", "--alt-column", "alt",
+                 "--id-column", "name", "-o", str(out)]) == 0
+    rows = read_rows(out)
+    assert [row["id"] for row in rows] == ["snp1", "same"]
+    assert float(rows[1]["delta_log_likelihood"]) == 0.0
+    from_files = tmp_path / "files.tsv"
+    ref, alt = tmp_path / "ref.fa", tmp_path / "alt.fa"
+    ref.write_text(f">snp1\n{REF}\n")
+    alt.write_text(f">snp1\n{ALT}\n")
+    assert main(["score", str(MICRO_ZIP), "--ref", str(ref), "--alt", str(alt), "-o", str(from_files)]) == 0
+    assert read_rows(from_files)[0] == rows[0]
+
+
+def test_unmatched_pair_ids_are_refused(tmp_path, capsys):
+    ref, alt = tmp_path / "ref.fa", tmp_path / "alt.fa"
+    ref.write_text(f">snp1\n{REF}\n>snp2\n{OTHER_REF}\n")
+    alt.write_text(f">snp1\n{ALT}\n")
+    out = tmp_path / "effects.tsv"
+    assert main(["score", str(MICRO_ZIP), "--ref", str(ref), "--alt", str(alt), "-o", str(out)]) == 1
+    assert f"{ref}: id 'snp2' has no alternative in {alt}" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_classifier_checkpoint_without_lm_head_is_refused(tmp_path, capsys):
+    fasta = tmp_path / "seqs.fa"
+    fasta.write_text(f">ref\n{REF}\n")
+    out = tmp_path / "scores.tsv"
+    assert main(["score", str(MISTRAL_DNA), str(fasta), "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "MixtralForSequenceClassification checkpoint without a language-model head" in err
+    assert not out.exists()
+
+
+def test_long_sequences_split_adds_up_piece_scores(tmp_path, capsys):
+    long_sequence = (REF + OTHER_REF) * 8  # about 180 tokens; the micro model's context is 128
+    fasta = tmp_path / "long.fa"
+    fasta.write_text(f">long\n{long_sequence}\n")
+    out = tmp_path / "scores.tsv"
+    assert main(["score", str(MICRO_ZIP), str(fasta), "-o", str(out)]) == 1
+    assert "record 'long' has" in capsys.readouterr().err and not out.exists()
+    assert main(["score", str(MICRO_ZIP), str(fasta), "-o", str(out), "--long-sequences", "split"]) == 0
+    (row,) = read_rows(out)
+    # two pieces, each with its own [CLS] ... [SEP]: two more scored tokens than the whole
+    assert int(row["n_tokens"]) > 128
