@@ -1,0 +1,124 @@
+# dnalm: set up, test and serve the Galaxy tool suite.
+#
+#   make demo          tokenize the bundled real hg38 windows and print the summary
+#   make test          pytest, planemo lint, every tool's tests inside a real Galaxy
+#   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
+#
+# Two virtual environments: .venv holds the dnalm package (what the tools run), and
+# .ci-work/galaxy-venv holds Galaxy and planemo. Galaxy finds dnalm through a
+# `galaxy_packages` dependency resolver: deps/dnalm/<version> is a link to .venv, so the
+# tools' `<requirement type="package" version="V">dnalm</requirement>` puts .venv/bin on
+# the job's PATH. No conda, no containers, nothing fetched at run time.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PORT ?= 8080
+TOOLS ?= tools
+TEST_DATA ?= test-data
+VENV := .venv
+WORK := .ci-work
+GALAXY_VENV := $(WORK)/galaxy-venv
+DEPS := $(WORK)/deps
+RESOLVERS := $(WORK)/dependency_resolvers_conf.xml
+ARTIFACTS := artifacts
+PLANEMO := $(GALAXY_VENV)/bin/planemo
+
+# The version the tools ask for, read from the one place it is written.
+DNALM_VERSION := $(shell sed -n 's:.*<token name="@TOOL_VERSION@">\(.*\)</token>.*:\1:p' tools/macros.xml)
+
+# Workflows are tested once they exist and carry planemo's test file (foo.ga -> foo-tests.yml).
+WORKFLOWS := $(wildcard workflows/*.ga workflows/*/*.ga workflows/*.gxwf.yml workflows/*/*.gxwf.yml)
+TESTED_WORKFLOWS := $(foreach wf,$(WORKFLOWS),\
+	$(if $(wildcard $(basename $(wf))-test.yml $(basename $(wf))-tests.yml),$(wf)))
+BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
+
+.PHONY: help venv galaxy demo test test-python lint test-galaxy test-tools test-workflows \
+	test-browser serve clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+# --- environments -----------------------------------------------------------------------
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/pins.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -c requirements/pins.txt -e '.[test]'
+	touch $@
+
+# galaxy 26.1.2's metapackage pins certifi==2026.10.19, which was never released, so
+# requirements/galaxy.txt is the whole resolved set (certifi relaxed) installed as it is.
+$(GALAXY_VENV)/.installed: requirements/galaxy.txt
+	test -x $(GALAXY_VENV)/bin/python || $(PYTHON) -m venv $(GALAXY_VENV)
+	$(GALAXY_VENV)/bin/pip install -q --no-deps -r requirements/galaxy.txt
+	touch $@
+
+$(RESOLVERS): tools/macros.xml
+	mkdir -p $(DEPS)/dnalm
+	ln -sfn $(CURDIR)/$(VENV) $(DEPS)/dnalm/$(DNALM_VERSION)
+	printf '<dependency_resolvers>\n    <galaxy_packages base_path="%s"/>\n</dependency_resolvers>\n' \
+		'$(CURDIR)/$(DEPS)' > $@
+
+# planemo runs through .ci/planemo, which gives it a Galaxy root made from this venv.
+galaxy: $(GALAXY_VENV)/.installed $(RESOLVERS)
+
+# --- the main job -------------------------------------------------------------------------
+
+demo: venv
+	mkdir -p out
+	$(VENV)/bin/dnalm tokenize test-data/hg38_windows_small.fa -o out/demo.parquet \
+		--summary out/demo_summary.tsv
+	cat out/demo_summary.tsv
+
+# --- tests ----------------------------------------------------------------------------------
+
+# Every step runs even when an earlier one fails, so one CI run shows all problems.
+test:
+	@failed=""; \
+	for step in test-python lint test-galaxy $(if $(BROWSER_TESTS),test-browser); do \
+		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: failed:$$failed" >&2; exit 1; fi
+
+# pytest exits 5 when it collects no test; that is not a failure of the suite.
+test-python: venv
+	$(VENV)/bin/python -m pytest -q tests --ignore=tests/browser || [ $$? -eq 5 ]
+
+lint: galaxy
+	$(PLANEMO) lint $(TOOLS)
+
+# Tools and workflows in separate planemo runs: a mixed run crashes in planemo 0.75.47.
+test-galaxy: test-tools $(if $(strip $(TESTED_WORKFLOWS)),test-workflows)
+
+test-tools: venv galaxy
+	mkdir -p $(ARTIFACTS)
+	.ci/planemo test --test_data $(TEST_DATA) \
+		--test_output $(ARTIFACTS)/tool_tests.html \
+		--test_output_json $(ARTIFACTS)/tool_tests.json \
+		$(TOOLS)
+
+# One run per workflow: each folder has its own test-data/.
+test-workflows: venv galaxy
+	mkdir -p $(ARTIFACTS)
+	for wf in $(TESTED_WORKFLOWS); do \
+		name=$$(basename "$$wf"); name=$${name%%.*}; \
+		.ci/planemo test --extra_tools $(TOOLS) --test_data "$$(dirname "$$wf")/test-data" \
+			--test_output $(ARTIFACTS)/workflow_$$name.html \
+			--test_output_json $(ARTIFACTS)/workflow_$$name.json \
+			"$$wf"; \
+	done
+
+test-browser: venv galaxy
+	$(GALAXY_VENV)/bin/python -m pytest -q $(BROWSER_TESTS)
+
+# --- a local Galaxy for people ----------------------------------------------------------------
+
+serve: venv galaxy
+	PORT=$(PORT) .ci/serve
+
+clean:
+	rm -rf $(WORK) $(ARTIFACTS) out .galaxy
