@@ -13,11 +13,13 @@ token counts, not one number per sequence, so it too stays small.
 """
 
 import itertools
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+from tokenizers import Tokenizer
 
 from dnalm.errors import DnalmError
 from dnalm.token_table import IDS_COLUMN, ID_COLUMN, TokenTableWriter
@@ -38,15 +40,12 @@ class TokenizeCounts:
     unknown_tokens: int = 0
     truncated: int = 0
     duplicate_ids: int = 0  # rows whose id was seen on an earlier row
-    tokens_per_sequence: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # {number of tokens: number of sequences with that many}
+    tokens_per_sequence: Counter = field(default_factory=Counter)
 
     def add_token_counts(self, lengths):
-        counts = np.bincount(lengths)
-        if len(counts) > len(self.tokens_per_sequence):
-            counts[: len(self.tokens_per_sequence)] += self.tokens_per_sequence
-            self.tokens_per_sequence = counts
-        else:
-            self.tokens_per_sequence[: len(counts)] += counts
+        values, frequencies = np.unique(lengths, return_counts=True)
+        self.tokens_per_sequence.update(dict(zip(values.tolist(), frequencies.tolist())))
 
 
 def tokenize_to_table(records, tokenizer, out_path, max_length=None):
@@ -60,6 +59,7 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
     if max_length is not None:
         if max_length < tokenizer.num_special_tokens_to_add(False) + 1:
             raise DnalmError(f"--max-length {max_length} leaves no room for any DNA token")
+        tokenizer = Tokenizer.from_str(tokenizer_json)  # a copy: leave the caller's untouched
         tokenizer.enable_truncation(max_length)
     unk_id = tokenizer.token_to_id(UNK)
     special_ids = np.array(

@@ -6,8 +6,6 @@ becomes (min/median/max), how many bases one token covers on average, and
 whether the vocabulary missed anything (``[UNK]``).
 """
 
-import numpy as np
-
 
 def summary_rows(tokenizer_name, vocab_size, counts, windows=None, reverse_complement=False):
     """Return ``[(metric, value), ...]`` from ``TokenizeCounts`` and ``WindowCounts``."""
@@ -63,10 +61,13 @@ def write_histogram(counts, path, title="Tokens per sequence"):
     matplotlib.use("Agg")  # no display in a Galaxy job
     import matplotlib.pyplot as plt
 
-    histogram = counts.tokens_per_sequence
-    lengths = np.flatnonzero(histogram)
+    lengths = sorted(counts.tokens_per_sequence)
+    frequencies = [counts.tokens_per_sequence[length] for length in lengths]
     figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
-    axes.bar(lengths, histogram[lengths], width=1.0, color="#2c7fb8")
+    # One bar per token count when the range is narrow, else 80 bins.
+    span = lengths[-1] - lengths[0] + 1
+    bins = [lengths[0] - 0.5 + i for i in range(span + 1)] if span <= 80 else 80
+    axes.hist(lengths, bins=bins, weights=frequencies, color="#2c7fb8", edgecolor="white")
     axes.set_xlabel("tokens per sequence (special tokens included)")
     axes.set_ylabel("sequences")
     axes.set_title(f"{title} ({counts.sequences:,} sequences)")
@@ -76,24 +77,25 @@ def write_histogram(counts, path, title="Tokens per sequence"):
 
 
 def _smallest(histogram):
-    present = np.flatnonzero(histogram)
-    return int(present[0]) if len(present) else 0
+    return min(histogram, default=0)
 
 
 def _largest(histogram):
-    present = np.flatnonzero(histogram)
-    return int(present[-1]) if len(present) else 0
+    return max(histogram, default=0)
 
 
 def _median(histogram):
-    """Median of the values a histogram counts, as numpy.median would give."""
-    total = int(histogram.sum())
+    """Median of the values a histogram ``{value: count}`` counts, as numpy.median gives."""
+    total = sum(histogram.values())
     if total == 0:
         return 0
-    cumulative = np.cumsum(histogram)
-    lower = int(np.searchsorted(cumulative, (total - 1) // 2, side="right"))
-    upper = int(np.searchsorted(cumulative, total // 2, side="right"))
-    return (lower + upper) / 2
+    middle = ((total - 1) // 2, total // 2)  # 0-based ranks of the middle value(s)
+    found, seen = [], 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        while len(found) < 2 and middle[len(found)] < seen:
+            found.append(value)
+    return (found[0] + found[1]) / 2
 
 
 def _bp_per_token(bases, content_tokens, truncated):
