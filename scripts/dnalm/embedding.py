@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from dnalm.errors import DnalmError
-from dnalm.model_inputs import blocks, length_sorted_batches, pad_batch
+from dnalm.model_inputs import blocks, length_sorted_batches, pad_batch, unless_full
 
 POOLINGS = ("mean", "max", "last", "first")
 
@@ -85,7 +85,7 @@ def _embed_batch(model, sequences, settings, pad_id, special, device):
     wants_layer = settings.layer != -1
     output = model(
         input_ids=input_ids,
-        attention_mask=attention_mask,
+        attention_mask=unless_full(attention_mask),
         position_ids=position_ids,
         output_hidden_states=wants_layer,
         use_cache=False,

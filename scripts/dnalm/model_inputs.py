@@ -161,16 +161,23 @@ def blocks(pieces, block_size=4096):
 
 
 def length_sorted_batches(block, max_sequences=128, max_tokens=32768):
-    """Positions in ``block``, grouped into batches of similar length (longest first)."""
+    """Positions in ``block``, grouped into batches of similar length (longest first).
+
+    A batch also ends where the length changes once it is a quarter full, so
+    most batches hold sequences of one length: no padding, no attention mask,
+    and the attention takes its faster plain-causal path.
+    """
     order = sorted(range(len(block)), key=lambda i: len(block[i].input_ids), reverse=True)
-    batch, longest = [], 0
+    batch, longest, previous = [], 0, None
     for position in order:
         length = len(block[position].input_ids)
-        longest = max(longest, length)
-        if batch and (len(batch) >= max_sequences or longest * (len(batch) + 1) > max_tokens):
+        full = len(batch) >= max_sequences or max(longest, length) * (len(batch) + 1) > max_tokens
+        new_length = length != previous and len(batch) >= max(1, max_sequences // 4)
+        if batch and (full or new_length):
             yield batch
-            batch, longest = [], length
+            batch, longest = [], 0
         batch.append(position)
+        longest, previous = max(longest, length), length
     if batch:
         yield batch
 
@@ -190,6 +197,11 @@ def pad_batch(sequences, pad_id, side="right", device="cpu"):
         attention_mask[row, columns] = 1
     position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
     return input_ids.to(device), attention_mask.to(device), position_ids.to(device)
+
+
+def unless_full(attention_mask):
+    """None when no token is padding: the attention then takes its faster plain-causal path."""
+    return None if bool(attention_mask.all()) else attention_mask
 
 
 def pad_id_of(tokenizer, config):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dnalm.model_inputs import blocks, length_sorted_batches, pad_batch
+from dnalm.model_inputs import blocks, length_sorted_batches, pad_batch, unless_full
 
 
 @dataclass
@@ -63,7 +63,7 @@ def token_log_likelihoods(model, sequences, pad_id, device, padding_side="right"
     """(summed log-likelihood, scored token count) of each sequence in one padded batch."""
     input_ids, attention_mask, position_ids = pad_batch(sequences, pad_id, padding_side, device)
     logits = model(
-        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+        input_ids=input_ids, attention_mask=unless_full(attention_mask), position_ids=position_ids,
         use_cache=False,
     ).logits
     # Position i predicts token i+1; only pairs of real tokens count.
