@@ -10,7 +10,6 @@ import os
 import platform
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 from dnalm.errors import DnalmError
@@ -110,6 +109,7 @@ def pretrain(args):
     import torch
     from transformers import set_seed
 
+    from dnalm.model_archive import open_model
     from dnalm.pretraining import data as data_module
     from dnalm.pretraining import presets, training
     from dnalm.pretraining.multi_gpu import is_main_process
@@ -120,9 +120,10 @@ def pretrain(args):
     set_seed(args.seed)
     with tempfile.TemporaryDirectory(prefix="dnalm_pretrain_") as scratch:
         if args.init_model:
-            model_dir = unpack_model(args.init_model, Path(scratch) / "init")
-            check_same_tokenizer(model_dir, tokenizer, args.init_model, args.tokens)
-            model = presets.load_model(model_dir, attention=args.attention, experts=args.experts)
+            with open_model(args.init_model) as model_files:
+                check_same_tokenizer(model_files.tokenizer(), tokenizer, args.init_model, args.tokens)
+                model = presets.load_model(
+                    model_files.directory, attention=args.attention, experts=args.experts)
             model_source = f"continued from {Path(args.init_model).name}"
         else:
             if args.config:
@@ -298,33 +299,7 @@ def report_sections(args, trainer, data, train_set, validation_set, model_source
     }
 
 
-def unpack_model(zip_path, directory):
-    """Extract a model archive (files at its root or under one folder); safetensors only."""
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (OSError, zipfile.BadZipFile) as error:
-        raise DnalmError(f"{zip_path} is not a readable zip archive: {error}") from None
-    with archive:
-        names = [name for name in archive.namelist() if not name.endswith("/")]
-        folders = {name.split("/")[0] for name in names if "/" in name}
-        prefix = f"{folders.pop()}/" if len(folders) == 1 and all("/" in n for n in names) else ""
-        directory.mkdir(parents=True)
-        for name in names:
-            relative = name[len(prefix):]
-            if "/" in relative or relative.startswith(".."):
-                continue
-            (directory / relative).write_bytes(archive.read(name))
-    for required in ("config.json", "model.safetensors", "tokenizer.json"):
-        if not (directory / required).is_file():
-            raise DnalmError(f"{zip_path} is not a dnalm model archive: it lacks {required}")
-    return directory
-
-
-def check_same_tokenizer(model_dir, tokenizer, model_source, data_source):
-    from dnalm.tokenizer import tokenizer_from_json
-
-    model_tokenizer = tokenizer_from_json(
-        (model_dir / "tokenizer.json").read_text(encoding="utf-8"), source=str(model_source))
+def check_same_tokenizer(model_tokenizer, tokenizer, model_source, data_source):
     if model_tokenizer.get_vocab(with_added_tokens=True) != tokenizer.get_vocab(with_added_tokens=True):
         raise DnalmError(
             f"{data_source} was tokenized with a different tokenizer than the model "

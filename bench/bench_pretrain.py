@@ -1,0 +1,207 @@
+"""Pretraining speed: the tutorial's recipe, as published and with today's defaults, vs dnalm's.
+
+All recipes train the same model (same config, same seed, same initial weights)
+on the same real DNA windows with ``transformers.Trainer``, one optimiser step
+per batch of 32 sequences, and are timed over the same number of steps after a
+warm-up. Each runs in its own process so that peak memory is its own.
+
+* published  -- the tutorial's code: ``attn_implementation="eager"``, left padding to
+  the longest sequence, ``DataCollatorForLanguageModeling(mlm=False)``, batch 32,
+  AdamW; experts looped over in Python as transformers 4.47 did
+  (``experts_implementation="eager"`` in transformers 5).
+* defaults   -- the same code on today's transformers defaults: grouped-GEMM experts,
+  fused AdamW.
+* dnalm      -- ``dnalm pretrain``'s recipe: packed rows, SDPA, grouped-GEMM experts,
+  fused AdamW (``--compile`` adds torch.compile; ``--bf16`` bf16 autocast).
+
+Reported: real (non-padding) tokens per second, the ratios, peak memory, and on
+a GPU the model FLOPs utilisation (MFU). Runs unchanged on CPU (fp32) and GPU (bf16).
+
+    .venv/bin/python bench/bench_pretrain.py                  # tutorial preset, 10 steps
+    .venv/bin/python bench/bench_pretrain.py --compile --steps 20
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_FASTA = HERE.parent / "tests" / "data" / "pretrain_windows.fa"
+RECIPES = ("published", "defaults", "dnalm")
+# Dense bf16 tensor-core peak (TFLOP/s) for MFU, by GPU name.
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
+                    "A10": 125.0, "RTX 4090": 165.0, "RTX 3090": 71.0}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="tutorial")
+    parser.add_argument("--fasta", default=str(DEFAULT_FASTA), help="real DNA windows")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=10, help="timed optimiser steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--row-length", type=int, default=256)
+    parser.add_argument("--compile", action="store_true", help="dnalm recipe with torch.compile")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU too")
+    parser.add_argument("--recipes", default=",".join(RECIPES))
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one recipe, print JSON
+    return parser.parse_args(argv)
+
+
+def load_windows(fasta, count):
+    """Token ids of ``count`` real windows (cycled if the file holds fewer)."""
+    from dnalm.sequences import read_sequences
+    from dnalm.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer()
+    sequences = [record.sequence for record in read_sequences(fasta)]
+    sequences = [sequences[i % len(sequences)] for i in range(count)]
+    return tokenizer, [encoding.ids for encoding in tokenizer.encode_batch(sequences)]
+
+
+class StepTimer:
+    """A Trainer callback timing the steps after the warm-up, with the tokens they saw."""
+
+    def __init__(self, warmup):
+        from transformers import TrainerCallback
+
+        outer = self
+
+        class Callback(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if torch.cuda.is_available():
+                    torch.cuda.synchronize()
+                if state.global_step == warmup:
+                    outer.start = (time.perf_counter(), state.num_input_tokens_seen)
+                outer.end = (time.perf_counter(), state.num_input_tokens_seen)
+
+        self.callback = Callback()
+
+    def tokens_per_second(self):
+        return (self.end[1] - self.start[1]) / (self.end[0] - self.start[0])
+
+
+def run_one(args, recipe):
+    """Train ``warmup + steps`` steps with one recipe; return its figures."""
+    from transformers import (DataCollatorForLanguageModeling, Trainer, TrainingArguments,
+                              set_seed)
+
+    from dnalm.pretraining import presets
+    from dnalm.pretraining.data import SequenceDataset
+    from dnalm.pretraining.packing import PackedCollator
+    from dnalm.tokenizer import to_transformers
+
+    n_steps = args.warmup + args.steps
+    tokenizer, sequences = load_windows(args.fasta, n_steps * args.batch_size)
+    hf_tokenizer = to_transformers(tokenizer)
+    config = presets.fit_config_to_tokenizer(presets.preset_config(args.preset), tokenizer)
+    set_seed(0)
+    on_gpu = torch.cuda.is_available()
+    bf16 = on_gpu or (args.bf16 and recipe == "dnalm")
+    if recipe == "dnalm":
+        model = presets.build_model(config, attention="sdpa", experts="grouped_mm")
+        dataset = SequenceDataset(sequences)
+        collator = PackedCollator(hf_tokenizer.pad_token_id, args.row_length)
+        optim = "adamw_torch_fused"
+    else:
+        experts = "eager" if recipe == "published" else "grouped_mm"
+        model = presets.build_model(config, attention="eager", experts=experts)
+        # The tutorial: tokenizer(..., padding="longest") with left padding, then the LM collator.
+        hf_tokenizer.padding_side = "left"
+        dataset = SequenceDataset(sequences)
+        collator = DataCollatorForLanguageModeling(tokenizer=hf_tokenizer, mlm=False)
+        optim = "adamw_torch" if recipe == "published" else "adamw_torch_fused"
+    timer = StepTimer(args.warmup)
+    arguments = TrainingArguments(
+        output_dir=os.environ.get("TMPDIR", "/tmp") + f"/bench_pretrain_{recipe}",
+        max_steps=n_steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=5e-4,
+        weight_decay=0.01,
+        optim=optim,
+        bf16=bf16,
+        torch_compile=args.compile and recipe == "dnalm",
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="no",
+        include_num_input_tokens_seen="non_padding",
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        report_to="none",
+        seed=0,
+        dataloader_drop_last=True,
+    )
+    trainer = Trainer(model=model, args=arguments, train_dataset=dataset, data_collator=collator,
+                      processing_class=hf_tokenizer, callbacks=[timer.callback])
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats()
+    trainer.train()
+    speed = timer.tokens_per_second()
+    if on_gpu:
+        peak_memory = torch.cuda.max_memory_allocated() / 2**30
+    else:
+        peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    total, active = presets.count_parameters(model)
+    return dict(recipe=recipe, tokens_per_second=speed, peak_memory_gib=peak_memory,
+                flops_per_token=flops_per_token(model.config, active, sequences),
+                bf16=bf16, compile=arguments.torch_compile)
+
+
+def flops_per_token(config, active_parameters, sequences):
+    """Training FLOPs per token: 6 x active weights (the embedding lookup is free) + attention."""
+    mean_context = sum(len(s) for s in sequences) / len(sequences) / 2
+    attention = 6 * 2 * config.num_hidden_layers * config.hidden_size * mean_context
+    return 6 * (active_parameters - config.hidden_size) + attention
+
+
+def peak_tflops():
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name(0)
+    for key, value in PEAK_BF16_TFLOPS.items():
+        if key in name:
+            return value
+    return None
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args, args.one)))
+        return
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
+        f"CPU, {torch.get_num_threads()} threads")
+    print(f"preset {args.preset}, batch {args.batch_size}, {args.steps} timed steps after "
+          f"{args.warmup} warm-up; torch {torch.__version__}; {device}", flush=True)
+    results = {}
+    for recipe in args.recipes.split(","):
+        command = [sys.executable, __file__, "--one", recipe, *(argv or sys.argv[1:])]
+        completed = subprocess.run(command, capture_output=True, text=True)
+        if completed.returncode:
+            sys.stderr.write(completed.stderr[-4000:])
+            raise SystemExit(f"recipe {recipe} failed")
+        results[recipe] = json.loads(completed.stdout.strip().splitlines()[-1])
+        result = results[recipe]
+        line = (f"{recipe:10s} {result['tokens_per_second']:10,.0f} real tokens/s   "
+                f"peak memory {result['peak_memory_gib']:.2f} GiB")
+        peak = peak_tflops()
+        if peak:
+            mfu = result["tokens_per_second"] * result["flops_per_token"] / (peak * 1e12)
+            line += f"   MFU {100 * mfu:.1f}%"
+        print(line, flush=True)
+    if "dnalm" in results:
+        ours = results["dnalm"]["tokens_per_second"]
+        for recipe in ("published", "defaults"):
+            if recipe in results:
+                print(f"dnalm / {recipe}: {ours / results[recipe]['tokens_per_second']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""dnalm pretrain: the tiny preset trains on real hg38 windows, saves, reloads, resumes.
+
+One training run (module fixture) is shared by the tests that inspect its
+outputs; the others train a few steps on fewer windows.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+
+from dnalm.cli import main
+from dnalm.pretraining import presets
+from dnalm.token_table import TokenTableWriter
+from dnalm.tokenizer import load_tokenizer
+
+WINDOWS = Path(__file__).parent / "data" / "pretrain_windows.fa"  # 200 exon + 200 intron hg38 windows
+FAST = ["--preset", "tiny", "--gradient-accumulation", "1", "--learning-rate", "3e-3"]
+
+
+def read_fasta(path):
+    records, name = [], None
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(">"):
+            name = line[1:]
+        elif line:
+            records.append((name, line))
+    return records
+
+
+def write_token_table(path, records, tokenizer_spec="dnabert2", mangle=None):
+    tokenizer = load_tokenizer(tokenizer_spec)
+    ids = [encoding.ids for encoding in tokenizer.encode_batch([seq for _, seq in records])]
+    if mangle:
+        mangle(ids)
+    with TokenTableWriter(path, tokenizer.to_str()) as writer:
+        writer.write({"id": [name for name, _ in records], "input_ids": ids})
+    return path
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory):
+    return write_token_table(tmp_path_factory.mktemp("data") / "tokens.parquet", read_fasta(WINDOWS))
+
+
+@pytest.fixture(scope="module")
+def few_tokens(tmp_path_factory):
+    """96 windows: 3 optimiser steps of 32 per epoch (76 for training)."""
+    records = read_fasta(WINDOWS)
+    return write_token_table(tmp_path_factory.mktemp("few") / "few.parquet", records[:48] + records[-48:])
+
+
+@pytest.fixture(scope="module")
+def trained(tokens, tmp_path_factory):
+    """Train the tiny preset for 3 epochs on 320 windows (validated on 80)."""
+    out = tmp_path_factory.mktemp("trained")
+    argv = ["pretrain", str(tokens), "-o", str(out / "model.zip"), *FAST, "--epochs", "3",
+            "--metrics", str(out / "metrics.tsv"), "--loss-curve", str(out / "curve.png"),
+            "--report", str(out / "report.html"), "--checkpoint-dir", str(out / "checkpoints")]
+    assert main(argv) == 0
+    return out
+
+
+def read_metrics(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def run_cli(argv, cwd):
+    return subprocess.run([sys.executable, "-m", "dnalm.cli", *argv], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_validation_loss_falls_and_metrics_are_complete(trained):
+    rows = read_metrics(trained / "metrics.tsv")
+    assert list(rows[0]) == ["kind", "epoch", "step", "train_loss", "val_loss", "perplexity",
+                             "accuracy", "learning_rate", "tokens_per_second"]
+    epochs = [row for row in rows if row["kind"] == "epoch"]
+    steps = [row for row in rows if row["kind"] == "step"]
+    assert [float(row["epoch"]) for row in epochs] == [1.0, 2.0, 3.0]
+    assert [int(row["step"]) for row in epochs] == [10, 20, 30]  # 320 / 32 sequences per step
+    val_losses = [float(row["val_loss"]) for row in epochs]
+    assert val_losses[0] > val_losses[1] > val_losses[2], val_losses
+    assert val_losses[2] < 7.3 < 8.32  # a uniform guess over 4,096 tokens costs 8.32 nats
+    for row in epochs:
+        assert float(row["perplexity"]) == pytest.approx(2.718281828 ** float(row["val_loss"]), rel=1e-4)
+        assert 0.0 < float(row["accuracy"]) < 1.0
+    assert len(steps) == 30
+    assert all(float(row["tokens_per_second"]) > 0 for row in steps)
+    assert float(steps[0]["learning_rate"]) > float(steps[-1]["learning_rate"])  # linear decay
+
+
+def test_outputs_model_zip_curve_and_report(trained):
+    with zipfile.ZipFile(trained / "model.zip") as archive:
+        names = set(archive.namelist())
+        config = json.loads(archive.read("config.json"))
+    assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
+            "tokenizer_config.json"} <= names
+    assert not any(name.endswith((".bin", ".pt", ".pth", ".pkl")) for name in names)
+    assert config["model_type"] == "mixtral" and config["hidden_size"] == 64
+    assert (config["vocab_size"], config["pad_token_id"], config["bos_token_id"],
+            config["eos_token_id"]) == (4096, 3, 1, 2)
+    assert (trained / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (trained / "report.html").read_text()
+    assert "985,664" in report and "379,520" in report  # total and active parameters
+    assert "best epoch" in report and "MixtralForCausalLM" in report
+
+
+def test_saved_model_reloads_with_identical_logits(trained, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with zipfile.ZipFile(trained / "model.zip") as archive:
+        archive.extractall(tmp_path / "model")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "model").eval()
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
+    assert tokenizer("ATT")["input_ids"] == [1, 2061, 2] and tokenizer.pad_token_id == 3
+
+    # The best checkpoint holds the weights as the Trainer had them in memory.
+    state = json.loads(next((trained / "checkpoints").glob("checkpoint-30/trainer_state.json")).read_text())
+    best = Path(state["best_model_checkpoint"])
+    in_memory = presets.build_model(model.config).eval()
+    in_memory.load_state_dict(safetensors.torch.load_file(best / "model.safetensors"), strict=True)
+
+    ids = torch.tensor([tokenizer(seq)["input_ids"] for _, seq in read_fasta(WINDOWS)[:4]][:1])
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, in_memory(ids).logits)
+
+
+def test_packed_rows_give_the_logits_of_each_sequence_alone():
+    from dnalm.pretraining.packing import PackedCollator, pack_into_rows
+
+    tokenizer = load_tokenizer()
+    ids = [e.ids for e in tokenizer.encode_batch([seq for _, seq in read_fasta(WINDOWS)[:9]])]
+    torch.manual_seed(0)
+    for attention in ("sdpa", "eager"):
+        config = presets.fit_config_to_tokenizer(presets.preset_config("tiny"), tokenizer)
+        model = presets.build_model(config, attention=attention).eval()
+        batch = PackedCollator(pad_token_id=3, row_length=128)([{"input_ids": i} for i in ids])
+        assert batch["input_ids"].shape[0] == 4  # 9 sequences of ~42 tokens, 3 per row
+        with torch.no_grad():
+            packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                           use_cache=False).logits
+            for r, row in enumerate(pack_into_rows(ids, 128)):
+                start = 0
+                for sequence in row:
+                    alone = model(input_ids=torch.tensor([sequence]), use_cache=False).logits[0]
+                    torch.testing.assert_close(packed[r, start:start + len(sequence)], alone,
+                                               rtol=1e-4, atol=1e-5)
+                    start += len(sequence)
+
+
+def test_packed_labels_never_cross_a_boundary():
+    from dnalm.pretraining.packing import PackedCollator
+
+    batch = PackedCollator(pad_token_id=3, row_length=8)(
+        [{"input_ids": [1, 10, 11, 2]}, {"input_ids": [1, 12, 2]}, {"input_ids": [1, 13, 14, 15, 2]}])
+    assert batch["input_ids"].tolist() == [[1, 10, 11, 2, 1, 12, 2, 3], [1, 13, 14, 15, 2, 3, 3, 3]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 3, 0, 1, 2, 0], [0, 1, 2, 3, 4, 0, 1, 2]]
+    assert batch["labels"].tolist() == [[-100, 10, 11, 2, -100, 12, 2, -100],
+                                        [-100, 13, 14, 15, 2, -100, -100, -100]]
+
+
+def test_parameter_counts_of_the_tutorial_preset():
+    config = presets.fit_config_to_tokenizer(presets.preset_config("tutorial"), load_tokenizer())
+    model = presets.build_model(config)
+    assert next(model.parameters()).dtype == torch.float32  # not the config's bf16
+    assert model.config._experts_implementation == "grouped_mm"
+    assert presets.count_parameters(model) == (104_993_024, 4_854_272)
+
+
+def test_early_stopping_stops(few_tokens, tmp_path):
+    # Learning rate 0: the validation loss never improves, so patience 1 stops after epoch 2.
+    argv = ["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), *FAST, "--epochs", "10",
+            "--learning-rate", "0", "--early-stopping-patience", "1", "--metrics", str(tmp_path / "m.tsv"),
+            "--checkpoint-dir", str(tmp_path / "ck")]
+    assert main(argv) == 0
+    epochs = [row for row in read_metrics(tmp_path / "m.tsv") if row["kind"] == "epoch"]
+    assert [float(row["epoch"]) for row in epochs] == [1.0, 2.0]
+
+
+def test_time_budget_stops_cleanly_with_a_model(few_tokens, tmp_path, capsys):
+    argv = ["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), *FAST, "--epochs", "10",
+            "--time-budget", "0.0001", "--metrics", str(tmp_path / "m.tsv"), "--report",
+            str(tmp_path / "r.html"), "--checkpoint-dir", str(tmp_path / "ck")]
+    assert main(argv) == 0
+    assert "time budget" in capsys.readouterr().out
+    rows = read_metrics(tmp_path / "m.tsv")
+    assert [row["step"] for row in rows if row["kind"] == "epoch"] == ["1"]  # evaluated at the stop
+    assert "time budget" in (tmp_path / "r.html").read_text()
+    assert zipfile.ZipFile(tmp_path / "m.zip").getinfo("model.safetensors").file_size > 0
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(few_tokens, tmp_path):
+    argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--epochs", "4", "--metrics", "m.tsv"]
+    process = subprocess.Popen([sys.executable, "-m", "dnalm.cli", *argv], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = tmp_path / "dnalm_checkpoints" / "checkpoint-3" / "trainer_state.json"
+    deadline = time.time() + 120
+    while not first.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert first.exists() and not (tmp_path / "m.zip").exists()
+
+    resumed = run_cli(argv, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from dnalm_checkpoints/checkpoint-" in resumed.stdout
+    progress = [line for line in resumed.stdout.splitlines() if line.startswith("epoch ") and " step " in line]
+    assert int(progress[0].split(" step ")[1].split("/")[0]) > 3  # not started over
+    epochs = [row for row in read_metrics(tmp_path / "m.tsv") if row["kind"] == "epoch"]
+    assert [row["step"] for row in epochs] == ["3", "6", "9", "12"]  # one history across both runs
+
+
+def test_continue_pretraining_from_a_model(trained, few_tokens, tmp_path):
+    argv = ["pretrain", str(few_tokens), "-o", str(tmp_path / "more.zip"), "--init-model",
+            str(trained / "model.zip"), "--gradient-accumulation", "1", "--epochs", "1",
+            "--metrics", str(tmp_path / "m.tsv"), "--checkpoint-dir", str(tmp_path / "ck")]
+    assert main(argv) == 0
+    first_loss = float(read_metrics(tmp_path / "m.tsv")[0]["train_loss"])
+    assert first_loss < 7.5  # starts from the trained model, not from scratch (~8.3)
+
+
+def test_token_id_outside_the_vocabulary_is_refused(tmp_path, capsys):
+    def plant(ids):
+        ids[5][3] = 5000
+
+    tokens = write_token_table(tmp_path / "bad.parquet", read_fasta(WINDOWS)[:40], mangle=plant)
+    out = tmp_path / "m.zip"
+    assert main(["pretrain", str(tokens), "-o", str(out), *FAST]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("dnalm pretrain: error:") and "exon_SNP6" in error
+    assert "token id 5000" in error and "4096" in error
+    assert not out.exists()
+
+
+def test_data_from_another_tokenizer_than_the_model_is_refused(trained, tmp_path, capsys):
+    tokens = write_token_table(tmp_path / "kmer.parquet", read_fasta(WINDOWS)[:40], "kmer:3")
+    out = tmp_path / "m.zip"
+    assert main(["pretrain", str(tokens), "-o", str(out), "--init-model",
+                 str(trained / "model.zip")]) == 1
+    error = capsys.readouterr().err
+    assert "different tokenizer" in error and "model.zip" in error
+    assert not out.exists()
+
+
+def test_config_with_another_vocabulary_is_refused(few_tokens, tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model_type": "mistral", "vocab_size": 32000, "hidden_size": 32}))
+    assert main(["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), "--config", str(config)]) == 1
+    assert "vocab_size 32000" in capsys.readouterr().err
+
+    config.write_text(json.dumps({"model_type": "bert"}))
+    assert main(["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), "--config", str(config)]) == 1
+    assert "no causal language model" in capsys.readouterr().err
+    assert not (tmp_path / "m.zip").exists()
+
+
+def test_checkpoints_of_another_run_are_not_resumed(few_tokens, tmp_path, capsys):
+    checkpoints = tmp_path / "ck"
+    checkpoints.mkdir()
+    (checkpoints / "dnalm_run.json").write_text(json.dumps({"fingerprint": "someone else"}))
+    assert main(["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), *FAST,
+                 "--checkpoint-dir", str(checkpoints)]) == 1
+    assert "different run" in capsys.readouterr().err
