@@ -42,8 +42,8 @@ def wait_for_galaxy(url, pid):
         try:
             if requests.get(f"{url}/api/version", timeout=5).ok:
                 return True
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # not listening yet, or still loading
         time.sleep(2)
     return False
 
