@@ -23,26 +23,29 @@ COMMANDS = {
 }
 
 
-def build_parser():
+def build_parser(selected=None):
+    """The parser; only the ``selected`` command's module is imported.
+
+    Importing a command can be slow (pretrain and embed pull in torch), so a
+    ``dnalm tokenize`` job does not pay for the others.
+    """
     parser = argparse.ArgumentParser(prog="dnalm", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"dnalm {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        try:
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name == selected:
             module = importlib.import_module(f"dnalm.commands.{module_name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"dnalm.commands.{module_name}":
-                raise
-            continue  # command not written yet
-        sub = subparsers.add_parser(name, help=help_text, description=module.__doc__)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+            sub.description = module.__doc__
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    selected = next((word for word in argv if word in COMMANDS), None)
+    args = build_parser(selected).parse_args(argv)
     try:
         args.run(args)
     except DnalmError as error:

@@ -35,6 +35,10 @@ def atomic_outputs(*paths):
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
         raise
+    umask = os.umask(0)
+    os.umask(umask)
     for path, tmp in zip(paths, temporaries):
         if tmp is not None:
+            # mkstemp makes 0600 files; give outputs the mode a plain open() would.
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
