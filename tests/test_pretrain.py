@@ -47,6 +47,12 @@ def write_token_table(path, records, tokenizer_spec="dnabert2", mangle=None):
     return path
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Default checkpoint directories land in the test's own folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def tokens(tmp_path_factory):
     return write_token_table(tmp_path_factory.mktemp("data") / "tokens.parquet", read_fasta(WINDOWS))
@@ -163,10 +169,11 @@ def test_packed_labels_never_cross_a_boundary():
 
     batch = PackedCollator(pad_token_id=3, row_length=8)(
         [{"input_ids": [1, 10, 11, 2]}, {"input_ids": [1, 12, 2]}, {"input_ids": [1, 13, 14, 15, 2]}])
-    assert batch["input_ids"].tolist() == [[1, 10, 11, 2, 1, 12, 2, 3], [1, 13, 14, 15, 2, 3, 3, 3]]
-    assert batch["position_ids"].tolist() == [[0, 1, 2, 3, 0, 1, 2, 0], [0, 1, 2, 3, 4, 0, 1, 2]]
-    assert batch["labels"].tolist() == [[-100, 10, 11, 2, -100, 12, 2, -100],
-                                        [-100, 13, 14, 15, 2, -100, -100, -100]]
+    # Two rows, as wide as the fuller one; the second ends in padding, a block of its own.
+    assert batch["input_ids"].tolist() == [[1, 10, 11, 2, 1, 12, 2], [1, 13, 14, 15, 2, 3, 3]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 3, 0, 1, 2], [0, 1, 2, 3, 4, 0, 1]]
+    assert batch["labels"].tolist() == [[-100, 10, 11, 2, -100, 12, 2],
+                                        [-100, 13, 14, 15, 2, -100, -100]]
 
 
 def test_parameter_counts_of_the_tutorial_preset():
@@ -260,7 +267,7 @@ def test_config_with_another_vocabulary_is_refused(few_tokens, tmp_path, capsys)
 
     config.write_text(json.dumps({"model_type": "bert"}))
     assert main(["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), "--config", str(config)]) == 1
-    assert "no causal language model" in capsys.readouterr().err
+    assert "model_type 'bert' is not a causal language model the DNA LM tools run" in capsys.readouterr().err
     assert not (tmp_path / "m.zip").exists()
 
 

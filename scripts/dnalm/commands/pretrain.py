@@ -62,8 +62,9 @@ def add_arguments(parser):
     speed.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                        help="auto = bf16 mixed precision on GPUs that have it, else fp32")
     speed.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
-    speed.add_argument("--row-length", type=int, default=256,
-                       help="tokens per packed row (sequences are packed, never split)")
+    speed.add_argument("--row-length", type=int, default=0,
+                       help="tokens per packed row (sequences are packed, never split); "
+                            "0 = twice the longest sequence")
     speed.add_argument("--attention", choices=ATTENTION_CHOICES, default="sdpa")
     speed.add_argument("--experts", choices=EXPERTS_CHOICES, default="grouped_mm",
                        help="how mixture-of-experts layers run (eager = per-expert loop)")
@@ -93,10 +94,12 @@ def run(args):
 
 
 def check_arguments(args):
-    positive = ("batch_size", "gradient_accumulation", "row_length")
+    positive = ("batch_size", "gradient_accumulation")
     for name in positive:
         if getattr(args, name) < 1:
             raise DnalmError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.row_length < 0:
+        raise DnalmError("--row-length must be 0 (automatic) or a number of tokens")
     if args.epochs <= 0:
         raise DnalmError("--epochs must be positive")
     if not 0 <= args.warmup_ratio < 1:

@@ -13,6 +13,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig
 
 from dnalm.errors import DnalmError
+from dnalm.model_archive import SUPPORTED_MODEL_TYPES
 
 # The tutorial's reduced Mixtral, copied from the Mistral-DNA repository.
 TUTORIAL_CONFIG = "data/configs/mixtral-dna-tutorial/config.json"
@@ -82,8 +83,11 @@ def config_from_file(path):
         config = AutoConfig.for_model(model_type, **settings)
     except (ValueError, KeyError) as error:
         raise DnalmError(f"{path}: model_type '{model_type}' is not usable: {error}") from None
-    if type(config) not in AutoModelForCausalLM._model_mapping:
-        raise DnalmError(f"{path}: model_type '{model_type}' has no causal language model")
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise DnalmError(
+            f"{path}: model_type '{model_type}' is not a causal language model the DNA LM tools "
+            f"run (choose from {', '.join(SUPPORTED_MODEL_TYPES)})"
+        )
     return config
 
 

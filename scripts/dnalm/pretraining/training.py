@@ -23,7 +23,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnalm.errors import DnalmError
-from dnalm.pretraining.packing import IGNORE_INDEX, PackedCollator
+from dnalm.pretraining.packing import IGNORE_INDEX, PackedCollator, auto_row_length
 
 CHECKPOINT_PREFIX = "checkpoint-"
 RUN_FILE = "dnalm_run.json"  # which run the checkpoints in a directory belong to
@@ -49,7 +49,7 @@ class TrainingSettings:
     time_budget_minutes: float = 0  # 0: no limit
     max_steps: int = -1  # -1: run the epochs
     logging_steps: int = 0  # 0: about ten lines per epoch
-    row_length: int = 256  # tokens per packed row
+    row_length: int = 0  # tokens per packed row; 0: twice the longest sequence
     dataloader_workers: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -129,7 +129,11 @@ class ProgressLines(TrainerCallback):
 
 
 class TimeBudget(TrainerCallback):
-    """Stop cleanly once the wall-time budget is spent: evaluate, save, keep the best."""
+    """Stop cleanly once the wall-time budget is spent.
+
+    Stopping mid-epoch still ends the epoch the Trainer's way: it evaluates and
+    saves there, then loads the best model seen.
+    """
 
     def __init__(self, minutes, print_fn=print):
         self.seconds = minutes * 60
@@ -144,8 +148,6 @@ class TimeBudget(TrainerCallback):
             self.print(f"time budget of {self.seconds / 60:g} min used: stopping", flush=True)
             self.stopped = True
             control.should_training_stop = True
-            control.should_evaluate = True
-            control.should_save = True
         return control
 
 
@@ -268,6 +270,9 @@ class DnalmTrainer(Trainer):
 
 def train(model, tokenizer, train_set, validation_set, settings, checkpoint_dir, print_fn=print):
     """Run the Trainer; returns it with the best model loaded (resumes if it can)."""
+    if not settings.row_length:
+        lengths = [len(s) for s in train_set.sequences] + [len(s) for s in validation_set.sequences]
+        settings.row_length = auto_row_length(lengths)
     micro, accumulation = micro_batching(settings)
     steps_per_epoch = max(1, math.ceil(len(train_set) / (micro * world_size())) // accumulation)
     arguments = training_arguments(settings, checkpoint_dir, steps_per_epoch)
