@@ -1,15 +1,19 @@
 """Make test-data/micro_model.zip: a tiny, randomly initialised Mixtral causal LM.
 
+Also writes test-data/pickle_only_model.zip, the same config with a (fake)
+pickled ``pytorch_model.bin`` instead of safetensors: the tools must refuse it.
+
 It has the real DNABERT-2 tokenizer (vocabulary 4096) and the archive layout of
 'dnalm pretrain', but only 2 layers of width 16, so the Galaxy tool tests run
 in seconds and the file stays under Galaxy's 1 MB test-data limit. Its
 predictions are near-uniform: it tests plumbing, not biology.
 
-    python tests/make_micro_model.py            # writes test-data/micro_model.zip
+    python tests/make_micro_model.py     # writes both zips into test-data/
 """
 
 import argparse
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -46,14 +50,24 @@ def build_micro_model(model_dir, seed=0):
     return Path(model_dir)
 
 
+def write_pickle_only_model(micro_zip, path):
+    """A model zip whose only weights are a pickle (bytes that are never unpickled)."""
+    with zipfile.ZipFile(micro_zip) as archive:
+        config = archive.read("config.json")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", config)
+        archive.writestr("pytorch_model.bin", b"\x80\x04 a pickle is never loaded")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[1] / "test-data" / "micro_model.zip"
-    parser.add_argument("-o", "--output", default=str(default))
+    parser.add_argument("--test-data", default=str(Path(__file__).resolve().parents[1] / "test-data"))
     args = parser.parse_args()
+    micro_zip = Path(args.test_data) / "micro_model.zip"
     with tempfile.TemporaryDirectory() as tmp:
-        pack_model_directory(build_micro_model(tmp), args.output)
-    print(f"wrote {args.output} ({Path(args.output).stat().st_size} bytes)")
+        pack_model_directory(build_micro_model(tmp), micro_zip)
+    write_pickle_only_model(micro_zip, Path(args.test_data) / "pickle_only_model.zip")
+    print(f"wrote {micro_zip} ({micro_zip.stat().st_size} bytes) and pickle_only_model.zip")
 
 
 if __name__ == "__main__":
