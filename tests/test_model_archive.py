@@ -56,42 +56,35 @@ def test_a_directory_is_read_in_place():
         assert "score.weight" in model.weight_names
 
 
-def bad_model_cases(tmp_path, files):
+def bad_model(tmp_path, files, case):
+    """(path, expected message) for one kind of bad model; only that archive is written."""
     config = json.loads(files["config.json"])
     without = lambda *names: {n: d for n, d in files.items() if n not in names}  # noqa: E731
-    not_a_zip = tmp_path / "not_a_zip.zip"
-    not_a_zip.write_text(">seq\nACGT\n")
-    truncated = tmp_path / "truncated.zip"
-    truncated.write_bytes(MICRO_ZIP.read_bytes()[: MICRO_ZIP.stat().st_size // 2])
-    return {
-        "missing": (tmp_path / "nowhere.zip", "does not exist"),
-        "not a zip": (not_a_zip, "is not a zip archive"),
-        "truncated": (truncated, "not a zip archive"),
-        "pickle only": (
-            make_zip(tmp_path / "pickle.zip", {**without("model.safetensors"),
-                                               "pytorch_model.bin": b"\x80\x04not loaded"}),
-            "only pickled weights (pytorch_model.bin)",
-        ),
-        "no weights": (make_zip(tmp_path / "noweights.zip", without("model.safetensors")),
-                       "has no model.safetensors"),
-        "zip slip": (make_zip(tmp_path / "slip.zip", {**files, "../../evil.sh": b"echo owned"}),
+    if case == "missing":
+        return tmp_path / "nowhere.zip", "does not exist"
+    if case == "not a zip":
+        path = tmp_path / "not_a_zip.zip"
+        path.write_text(">seq\nACGT\n")
+        return path, "is not a zip archive"
+    if case == "truncated":
+        path = tmp_path / "truncated.zip"
+        path.write_bytes(MICRO_ZIP.read_bytes()[: MICRO_ZIP.stat().st_size // 2])
+        return path, "not a zip archive"
+    contents, message = {
+        "pickle only": ({**without("model.safetensors"), "pytorch_model.bin": b"\x80\x04not loaded"},
+                        "only pickled weights (pytorch_model.bin)"),
+        "no weights": (without("model.safetensors"), "has no model.safetensors"),
+        "zip slip": ({**files, "../../evil.sh": b"echo owned"},
                      "'../../evil.sh' that points outside the archive folder"),
-        "absolute": (make_zip(tmp_path / "absolute.zip", {**files, "/tmp/evil.sh": b"x"}),
-                     "points outside the archive folder"),
-        "unsupported type": (
-            make_zip(tmp_path / "bert.zip",
-                     {**files, "config.json": json.dumps({**config, "model_type": "bert"})}),
-            "model_type 'bert', which dnalm does not support",
-        ),
-        "no tokenizer": (make_zip(tmp_path / "notok.zip", without("tokenizer.json")),
-                         "has no tokenizer.json"),
-        "no config": (make_zip(tmp_path / "noconfig.zip", without("config.json")),
-                      "has no config.json"),
-        "bad safetensors": (
-            make_zip(tmp_path / "badst.zip", {**files, "model.safetensors": b"garbage" * 10}),
-            "model.safetensors is not a valid safetensors file",
-        ),
-    }
+        "absolute": ({**files, "/tmp/evil.sh": b"x"}, "points outside the archive folder"),
+        "unsupported type": ({**files, "config.json": json.dumps({**config, "model_type": "bert"})},
+                             "model_type 'bert', which dnalm does not support"),
+        "no tokenizer": (without("tokenizer.json"), "has no tokenizer.json"),
+        "no config": (without("config.json"), "has no config.json"),
+        "bad safetensors": ({**files, "model.safetensors": b"garbage" * 10},
+                            "model.safetensors is not a valid safetensors file"),
+    }[case]
+    return make_zip(tmp_path / "bad.zip", contents), message
 
 
 @pytest.mark.parametrize("case", [
@@ -99,7 +92,7 @@ def bad_model_cases(tmp_path, files):
     "unsupported type", "no tokenizer", "no config", "bad safetensors",
 ])
 def test_bad_models_are_refused(tmp_path, micro_files, case):
-    path, message = bad_model_cases(tmp_path, micro_files)[case]
+    path, message = bad_model(tmp_path, micro_files, case)
     with pytest.raises(DnalmError, match=message.replace("(", r"\(").replace(")", r"\)")):
         with open_model(path):
             pass
