@@ -43,7 +43,7 @@ class EmbeddingSettings:
     layer: int = -1  # -1: the final hidden state (after the last norm); 0: token embeddings
     special_tokens: bool = True  # pool [CLS]/[SEP] too, as the tutorial's tokenizer adds them
     batch_size: int = 128
-    max_batch_tokens: int = 32768
+    max_batch_tokens: int = None  # default: 256 tokens per sequence of the batch
     block_size: int = 4096
     padding_side: str = "right"
 
@@ -67,7 +67,8 @@ def embed_pieces(model, pieces, settings, pad_id, special_ids):
     for block in blocks(pieces, settings.block_size):
         pooled = [None] * len(block)
         counts = [0] * len(block)
-        batches = length_sorted_batches(block, settings.batch_size, settings.max_batch_tokens)
+        max_tokens = settings.max_batch_tokens or 256 * settings.batch_size
+        batches = length_sorted_batches(block, settings.batch_size, max_tokens)
         for positions in batches:
             vectors, numbers = _embed_batch(
                 model, [block[p].input_ids for p in positions], settings, pad_id, special, device

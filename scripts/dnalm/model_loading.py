@@ -24,6 +24,11 @@ def inference_device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def default_batch_size(device):
+    """Sequences per forward pass: a GPU needs large batches to be busy, a CPU does not."""
+    return 1024 if torch.device(device).type == "cuda" else 128
+
+
 def inference_dtype(device):
     return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
 

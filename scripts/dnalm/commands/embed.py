@@ -15,7 +15,7 @@ from dnalm.model_inputs import (
     special_token_ids,
     tokenized_records,
 )
-from dnalm.model_loading import load_base_model
+from dnalm.model_loading import default_batch_size, load_base_model
 from dnalm.outputs import atomic_outputs
 
 
@@ -68,7 +68,7 @@ def run(args):
         )
         settings = EmbeddingSettings(
             pooling=args.pooling, layer=args.layer, special_tokens=args.special_tokens,
-            batch_size=args.batch_size,
+            batch_size=args.batch_size or default_batch_size(model.device),
         )
         pad_id = pad_id_of(tokenizer, model_files.config)
         with atomic_outputs(args.output, args.pca_plot) as (output, plot), EmbeddingSpill() as spill:

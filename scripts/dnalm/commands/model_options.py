@@ -1,5 +1,7 @@
 """Command-line options shared by the tools that run a model (embed, score, generate)."""
 
+import argparse
+
 from dnalm.model_inputs import LONG_SEQUENCE_POLICIES
 from dnalm.sequences import FORMATS
 
@@ -34,6 +36,13 @@ def add_context_options(parser):
         "truncate them (with a warning), or split them into pieces whose results are combined",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=128,
-        help="sequences per forward pass (default: 128)",
+        "--batch-size", type=positive_int, default=None,
+        help="sequences per forward pass (default: 128 on a CPU, 1024 on a GPU)",
     )
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value

@@ -17,7 +17,7 @@ from dnalm.model_inputs import (
     tokenize_records,
     tokenized_records,
 )
-from dnalm.model_loading import load_causal_lm
+from dnalm.model_loading import default_batch_size, load_causal_lm
 from dnalm.outputs import atomic_outputs
 from dnalm.scoring import score_pieces
 from dnalm.sequences import SequenceRecord, read_sequences
@@ -64,7 +64,9 @@ def run(args):
             pieces = fit_to_context(
                 records, model_files.max_positions, args.long_sequences, special_ids, "score"
             )
-            return score_pieces(model, pieces, pad_id, batch_size=args.batch_size)
+            batch_size = args.batch_size or default_batch_size(model.device)
+            return score_pieces(model, pieces, pad_id, batch_size=batch_size,
+                                max_batch_tokens=64 * batch_size)
 
         with atomic_outputs(args.output) as (output,), open(output, "w") as stream:
             if pairs_from_files or pairs_from_table:
