@@ -119,3 +119,10 @@ def test_generate_refuses_bad_model(tmp_path, micro_files, capsys):
     assert main(["generate", str(pickled), "-o", str(out)]) == 1
     assert "only pickled weights" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_tokenizer_that_is_not_json_is_refused(tmp_path, micro_files):
+    path = make_zip(tmp_path / "badtok.zip", {**micro_files, "tokenizer.json": b"{not json"})
+    with pytest.raises(DnalmError, match="tokenizer.json is not a valid tokenizer"):
+        with open_model(path):
+            pass

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from dnalm.errors import DnalmError
-from dnalm.tokenizer import tokenizer_from_json
 
 # Causal decoder families that transformers runs natively (no trust_remote_code).
 SUPPORTED_MODEL_TYPES = ("mistral", "mixtral", "llama", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe")
@@ -74,7 +73,19 @@ class ModelFiles:
         return tied or any(name.endswith("lm_head.weight") for name in self.weight_names)
 
     def tokenizer(self):
-        return tokenizer_from_json(self.tokenizer_json, source=f"{self.source}: tokenizer.json")
+        """The model's own ``tokenizers.Tokenizer``.
+
+        Any special tokens are accepted (DNABERT-2's [CLS]/[SEP]/[PAD], or a
+        Llama-style <s>/</s>): the model was trained with whatever it has.
+        """
+        from tokenizers import Tokenizer
+
+        try:
+            return Tokenizer.from_str(self.tokenizer_json)
+        except Exception as error:  # the Rust library raises plain Exception
+            raise DnalmError(
+                f"model {self.source}: tokenizer.json is not a valid tokenizer: {error}"
+            ) from None
 
 
 @contextlib.contextmanager
