@@ -137,3 +137,31 @@ def test_long_sequences_split_adds_up_piece_scores(tmp_path, capsys):
     (row,) = read_rows(out)
     # two pieces, each with its own [CLS] ... [SEP]: two more scored tokens than the whole
     assert int(row["n_tokens"]) > 128
+
+
+@pytest.mark.parametrize("family", ["llama", "mistral", "qwen2"])
+def test_other_supported_families_embed_score_and_generate(tmp_path, family):
+    """Tiny random checkpoints of each family, saved by transformers as a user would."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from dnalm.tokenizer import load_tokenizer, to_transformers
+
+    config = AutoConfig.for_model(
+        family, vocab_size=4096, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, head_dim=8, max_position_embeddings=64,
+        bos_token_id=1, eos_token_id=2, pad_token_id=3,
+    )
+    torch.manual_seed(0)
+    model_dir = tmp_path / family
+    AutoModelForCausalLM.from_config(config).save_pretrained(model_dir)
+    to_transformers(load_tokenizer()).save_pretrained(model_dir)
+    fasta = tmp_path / "seqs.fa"
+    fasta.write_text(f">ref\n{REF}\n>other\n{OTHER_REF}\n")
+    embeddings, scores, generated = tmp_path / "e.tsv", tmp_path / "s.tsv", tmp_path / "g.fa"
+    assert main(["embed", str(model_dir), str(fasta), "-o", str(embeddings)]) == 0
+    assert main(["score", str(model_dir), str(fasta), "-o", str(scores)]) == 0
+    assert main(["generate", str(model_dir), "--length", "20", "-o", str(generated)]) == 0
+    with open(embeddings) as stream:
+        assert [line.split("\t")[0] for line in stream] == ["id", "ref", "other"]
+    assert [row["id"] for row in read_rows(scores)] == ["ref", "other"]
+    assert len(generated.read_text().splitlines()[1]) == 20
