@@ -13,7 +13,7 @@ steps after a warm-up. Each runs in its own process so that peak memory is its o
 * defaults   -- the same code on today's transformers defaults: grouped-GEMM experts,
   fused AdamW.
 * dnalm      -- ``dnalm pretrain``'s recipe: packed rows, SDPA, grouped-GEMM experts,
-  fused AdamW (``--compile`` adds torch.compile; ``--bf16`` bf16 autocast).
+  fused AdamW, the accumulation folded into larger micro-batches (``--compile`` adds torch.compile; ``--bf16`` bf16 autocast).
 
 Reported: real (non-padding) tokens per second, the ratios, peak memory, and on
 a GPU the model FLOPs utilisation (MFU). Runs unchanged on CPU (fp32) and GPU (bf16).
@@ -98,6 +98,7 @@ def run_one(args, recipe):
     from dnalm.pretraining import presets
     from dnalm.pretraining.data import SequenceDataset
     from dnalm.pretraining.packing import PackedCollator, auto_row_length
+    from dnalm.pretraining.training import TrainingSettings, micro_batching
     from dnalm.tokenizer import to_transformers
 
     n_steps = args.warmup + args.steps
@@ -108,11 +109,15 @@ def run_one(args, recipe):
     set_seed(0)
     on_gpu = torch.cuda.is_available()
     bf16 = on_gpu or (args.bf16 and recipe == "dnalm")
+    micro, accumulation = args.batch_size, args.gradient_accumulation
     if recipe == "dnalm":
+        # dnalm folds the accumulation into larger micro-batches: the same updates.
+        micro, accumulation = micro_batching(TrainingSettings(
+            batch_size=args.batch_size, gradient_accumulation=args.gradient_accumulation))
         model = presets.build_model(config, attention="sdpa", experts="grouped_mm")
         dataset = SequenceDataset(sequences)
         row_length = args.row_length or auto_row_length([len(s) for s in sequences])
-        collator = PackedCollator(hf_tokenizer.pad_token_id, row_length)
+        collator = PackedCollator(hf_tokenizer.pad_token_id, row_length, fixed_width=args.compile)
         optim = "adamw_torch_fused"
     else:
         experts = "eager" if recipe == "published" else "grouped_mm"
@@ -126,8 +131,8 @@ def run_one(args, recipe):
     arguments = TrainingArguments(
         output_dir=os.environ.get("TMPDIR", "/tmp") + f"/bench_pretrain_{recipe}",
         max_steps=n_steps,
-        per_device_train_batch_size=args.batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accumulation,
         learning_rate=5e-4,
         weight_decay=0.01,
         optim=optim,

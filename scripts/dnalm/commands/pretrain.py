@@ -38,8 +38,8 @@ def add_arguments(parser):
     training.add_argument("--gradient-accumulation", type=int, default=50,
                           help="batches per optimiser step (effective batch = batch size x this)")
     training.add_argument("--micro-batch-size", type=int, default=0,
-                          help="sequences per forward pass; 0 = the batch size on CPU, larger on "
-                               "a GPU with the same effective batch")
+                          help="sequences per forward pass; 0 = batch size x accumulation, up "
+                               "to 256 (CPU) or 512 (GPU): the same update, fewer passes")
     training.add_argument("--learning-rate", type=float, default=5e-4)
     training.add_argument("--weight-decay", type=float, default=0.01)
     training.add_argument("--lr-scheduler", choices=SCHEDULES, default="linear",

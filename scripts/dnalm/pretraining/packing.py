@@ -38,10 +38,11 @@ class PackedCollator:
 
     pad_token_id: int
     row_length: int = 256
+    fixed_width: bool = False  # pad every row to row_length: fewer shapes for torch.compile
 
     def __call__(self, examples):
         rows = pack_into_rows([example["input_ids"] for example in examples], self.row_length)
-        return rows_to_batch(rows, self.pad_token_id)
+        return rows_to_batch(rows, self.pad_token_id, self.row_length if self.fixed_width else None)
 
 
 def auto_row_length(lengths):
@@ -50,27 +51,34 @@ def auto_row_length(lengths):
 
 
 def pack_into_rows(sequences, row_length):
-    """Greedy first fit, in the given order: a list of rows, each a list of sequences.
+    """Balanced packing: a list of rows, each a list of sequences.
 
-    A sequence longer than ``row_length`` gets a row of its own.
+    Longest first, each sequence goes to the row with the most room (a new row
+    when none has enough), starting from as few rows as the tokens need. Rows
+    end up about equally full, so the batch, as wide as its fullest row,
+    carries little padding. A sequence longer than ``row_length`` gets a row
+    of its own.
     """
-    rows, room = [], []
-    for sequence in sequences:
-        length = len(sequence)
-        for index, free in enumerate(room):
-            if length <= free:
-                rows[index].append(sequence)
-                room[index] -= length
-                break
-        else:
-            rows.append([sequence])
-            room.append(row_length - length)
-    return rows
+    total = sum(len(sequence) for sequence in sequences)
+    n_rows = max(1, -(-total // row_length))
+    rows, room = [[] for _ in range(n_rows)], [row_length] * n_rows
+    for sequence in sorted(sequences, key=len, reverse=True):
+        roomiest = max(range(len(rows)), key=room.__getitem__)
+        if len(sequence) > room[roomiest] and rows[roomiest]:
+            rows.append([])
+            room.append(row_length)
+            roomiest = len(rows) - 1
+        rows[roomiest].append(sequence)
+        room[roomiest] -= len(sequence)
+    return [row for row in rows if row]
 
 
-def rows_to_batch(rows, pad_token_id):
-    """Tensors ``input_ids``, ``position_ids``, ``labels`` of shape (rows, longest row)."""
-    width = max(sum(len(sequence) for sequence in row) for row in rows)
+def rows_to_batch(rows, pad_token_id, width=None):
+    """Tensors ``input_ids``, ``position_ids``, ``labels`` of shape (rows, ``width``).
+
+    ``width`` defaults to the longest row.
+    """
+    width = max([sum(len(sequence) for sequence in row) for row in rows] + [width or 0])
     input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
     position_ids = torch.zeros((len(rows), width), dtype=torch.long)

@@ -69,16 +69,18 @@ def world_size():
 def micro_batching(settings):
     """``(micro-batch, accumulation)`` keeping batch x accumulation sequences per update.
 
-    On a GPU, 32 sequences of ~45 tokens leave it mostly idle, so the
-    accumulation is folded into larger micro-batches (up to 512 sequences).
+    32 sequences of ~45 tokens are too few to keep the hardware busy (64
+    experts get ~20 tokens each), so the accumulation is folded into larger
+    micro-batches: the largest divisor of the per-device sequences per update
+    up to 256 on a CPU, 512 on a GPU. The update is the same: the Trainer
+    averages the loss over all target tokens of the update either way.
     """
     effective = settings.batch_size * settings.gradient_accumulation
     per_device = max(1, effective // world_size())
     micro = settings.micro_batch_size
     if micro <= 0:
-        micro = settings.batch_size
-        if torch.cuda.is_available():
-            micro = max(d for d in range(1, min(per_device, 512) + 1) if per_device % d == 0)
+        limit = 512 if torch.cuda.is_available() else 256
+        micro = max(d for d in range(1, min(per_device, limit) + 1) if per_device % d == 0)
     micro = min(micro, per_device)
     return micro, max(1, per_device // micro)
 
@@ -100,6 +102,8 @@ class ProgressLines(TrainerCallback):
         self._last = (self._start, state.num_input_tokens_seen)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero:
+            return
         logs = logs or {}
         entry = state.log_history[-1] if state.log_history else {}
         now = time.perf_counter()
@@ -242,6 +246,7 @@ def training_arguments(settings, checkpoint_dir, steps_per_epoch):
         seed=settings.seed,
         data_seed=settings.seed,
         dataloader_num_workers=settings.dataloader_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
         remove_unused_columns=False,
         disable_tqdm=True,
         report_to="none",
@@ -282,7 +287,8 @@ def train(model, tokenizer, train_set, validation_set, settings, checkpoint_dir,
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=PackedCollator(tokenizer.pad_token_id, settings.row_length),
+        data_collator=PackedCollator(tokenizer.pad_token_id, settings.row_length,
+                                     fixed_width=settings.compile),
         processing_class=tokenizer,
         # Evaluation keeps only the argmax of each position (ints), never the logits.
         preprocess_logits_for_metrics=next_token_argmax,
