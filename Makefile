@@ -90,6 +90,7 @@ test-python: venv
 
 lint: galaxy
 	$(PLANEMO) lint $(TOOLS)
+	$(if $(strip $(WORKFLOWS)),$(PLANEMO) workflow_lint $(WORKFLOWS))
 
 # Tools and workflows in separate planemo runs: a mixed run crashes in planemo 0.75.47.
 test-galaxy: test-tools $(if $(strip $(TESTED_WORKFLOWS)),test-workflows)

@@ -6,6 +6,7 @@ Against a Galaxy that is already running (`make serve`), set DNALM_GALAXY_URL to
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -112,6 +113,7 @@ def stop(server):
 
 @pytest.fixture(scope="session")
 def browser():
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's screenshots only
     with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium

@@ -1,7 +1,8 @@
 """A user's click path through the dnalm tools, in a real browser on a real Galaxy.
 
-Upload a FASTA of real hg38 windows, run DNA LM: tokenize from the tool panel, and check
-that each output turns green and shows what it should. Selectors are the ones Galaxy's
+Upload a FASTA of real hg38 windows, then, from the tool panel as the tutorial goes:
+tokenize, pretrain a tiny model on the CPU, embed the sequences with it; each output must
+turn green and show what it should. Selectors are the ones Galaxy's
 own browser tests use (galaxy/navigation/navigation.yml in the Galaxy wheel). Each step
 leaves a screenshot in artifacts/screenshots/.
 """
@@ -77,6 +78,21 @@ def open_tool(page, tool_id):
     expect(page.locator("button#execute").first).to_be_visible()
 
 
+def form_element(page, parameter):
+    return page.locator(f'div.ui-form-element[id="form-element-{parameter}"]')
+
+
+def choose(page, parameter, option_text):
+    """Pick an option of a select (or a dataset of a data parameter) by its visible text."""
+    element = form_element(page, parameter)
+    element.locator(".multiselect").first.click()
+    element.locator(".multiselect__option", has_text=option_text).first.click()
+
+
+def type_value(page, parameter, value):
+    form_element(page, parameter).locator("input").first.fill(str(value))
+
+
 def check_form_reads_well(page):
     """Every visible parameter has a label, and the help is rendered, not raw text."""
     help_text = page.locator("div.form-help").inner_text()
@@ -90,7 +106,7 @@ def check_form_reads_well(page):
         assert title, f"a parameter without a label: {element.get_attribute('id')}"
 
 
-def test_upload_fasta_then_tokenize(page, galaxy):
+def test_tutorial_click_path(page, galaxy):
     log_in(page, galaxy)
     new_history(page)
 
@@ -116,3 +132,39 @@ def test_upload_fasta_then_tokenize(page, galaxy):
     expect(expand(summary)).to_contain_text("sequences")
     expect(histogram.locator(".name")).to_contain_text("tokens per sequence")
     shot(page, "04-tokenize-outputs")
+
+    # Pretrain the tiny preset on the token ids (hid 2, the only Parquet dataset), briefly.
+    open_tool(page, "dnalm_pretrain")
+    check_form_reads_well(page)
+    choose(page, "model_source|preset", "tiny")
+    type_value(page, "epochs", 2)
+    type_value(page, "gradient_accumulation", 1)
+    type_value(page, "learning_rate", 0.003)
+    shot(page, "05-pretrain-form")
+    page.locator("button#execute").first.click()
+
+    # Outputs: model (zip), training metrics, loss curve, report.
+    model = wait_until_green(page, 5)
+    metrics = wait_until_green(page, 6)
+    wait_until_green(page, 7)
+    wait_until_green(page, 8)
+    expect(model.locator(".name")).to_contain_text("model")
+    expand(model)
+    expect(model).to_contain_text("zip")
+    expect(expand(metrics)).to_contain_text("val_loss")
+    shot(page, "06-pretrain-outputs")
+
+    # Embed the uploaded sequences with the new model: one row per sequence, 64 dimensions.
+    open_tool(page, "dnalm_embed")
+    check_form_reads_well(page)
+    choose(page, "input", f"1: {FASTA.name}")
+    shot(page, "07-embed-form")
+    page.locator("button#execute").first.click()
+
+    embeddings = wait_until_green(page, 9)
+    expect(embeddings.locator(".name")).to_contain_text("embeddings")
+    expand(embeddings)
+    expect(embeddings).to_contain_text("81 lines")  # a header and the 80 sequences
+    expect(embeddings).to_contain_text("65 columns")  # id + the tiny model's hidden size, 64
+    expect(embeddings.locator(".dataset-peek")).to_contain_text("dim_0")
+    shot(page, "08-embed-outputs")
