@@ -14,7 +14,14 @@ experts, top-1), randomly initialised (speed does not depend on the weights),
 and the same real hg38 windows. Runs unchanged on a GPU.
 
     python bench/bench_embed.py                       # 2-core CPU: ~1-2 minutes
+    python bench/bench_embed.py --threads 1           # a busy shared machine: see below
     python bench/bench_embed.py --sequences ../shared/data/sequences/hg38_exon_windows_201bp.fa.gz
+
+On a machine shared with other jobs, 2-thread timings are unreliable: OpenMP
+threads that lose their core spin and wait, which hurts the one-at-a-time loop
+(thousands of tiny operations) far more than large batches and inflates the
+ratio. ``--threads 1`` and the per-CPU-second column are the fairer comparison
+there.
 """
 
 import argparse
