@@ -1,6 +1,6 @@
 # dnalm: set up, test and serve the Galaxy tool suite.
 #
-#   make demo          tokenize the bundled real hg38 windows and print the summary
+#   make demo          the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
 #   make test          pytest, planemo lint, every tool's tests inside a real Galaxy
 #   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
 #
@@ -68,11 +68,16 @@ galaxy: $(GALAXY_VENV)/.installed $(RESOLVERS)
 
 # --- the main job -------------------------------------------------------------------------
 
-demo: venv
-	mkdir -p out
-	$(VENV)/bin/dnalm tokenize test-data/hg38_windows_small.fa -o out/demo.parquet \
-		--summary out/demo_summary.tsv
-	cat out/demo_summary.tsv
+# The tutorial's hands-on as one Galaxy workflow run (tokenize -> pretrain -> embed) on the
+# bundled 128 real hg38 windows, tiny preset on the CPU; outputs are downloaded to out/demo.
+DEMO_WORKFLOW := workflows/dna-lm-pretraining/dna-lm-pretraining.gxwf.yml
+DEMO_JOB := workflows/dna-lm-pretraining/demo-job.yml
+
+demo: venv galaxy
+	rm -rf out/demo && mkdir -p out/demo
+	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/demo \
+		--output_json out/demo/outputs.json $(DEMO_WORKFLOW) $(DEMO_JOB)
+	@echo; echo "The tutorial workflow ran; its outputs are in $(CURDIR)/out/demo:"; ls -l out/demo
 
 # --- tests ----------------------------------------------------------------------------------
 
