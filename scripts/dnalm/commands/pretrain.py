@@ -81,6 +81,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    from dnalm.device import announce_device
     from dnalm.pretraining.multi_gpu import relaunch_if_several_gpus
 
     if sys.argv[1:2] == ["pretrain"]:
@@ -90,6 +91,7 @@ def run(args):
                 raise DnalmError(f"the data-parallel training processes failed (exit {exit_code})")
             return
     check_arguments(args)
+    announce_device("pretrain")
     pretrain(args)
 
 
