@@ -1,18 +1,20 @@
-"""Say in the job log where the work runs: a Galaxy admin must see a GPU job fall back to the CPU."""
+"""Say in the job log (stdout; stderr is kept for errors) where the work runs.
 
-import sys
+A Galaxy admin must see when a job meant for a GPU fell back to the CPU.
+"""
 
 
-def announce_device(command):
+def announce_device(command=None):
     """Print one line naming the device ``command`` runs on; return the torch device type."""
     import torch
 
+    who = f"dnalm {command}" if command else "dnalm"
     if torch.cuda.is_available():
         count = torch.cuda.device_count()
-        print(f"dnalm {command}: running on {count} GPU(s): {torch.cuda.get_device_name(0)}", file=sys.stderr)
+        print(f"{who}: running on {count} GPU(s): {torch.cuda.get_device_name(0)}", flush=True)
         return "cuda"
     print(
-        f"dnalm {command}: no GPU visible, running on the CPU with {torch.get_num_threads()} thread(s)",
-        file=sys.stderr,
+        f"{who}: no GPU visible, running on the CPU with {torch.get_num_threads()} thread(s)",
+        flush=True,
     )
     return "cpu"

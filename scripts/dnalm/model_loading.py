@@ -17,6 +17,7 @@ Which class is loaded depends on the job:
 
 import torch
 
+from dnalm.device import announce_device
 from dnalm.errors import DnalmError
 
 
@@ -57,7 +58,7 @@ def load_causal_lm(model_files, device=None, purpose="score and generate"):
 def _load(auto_class, model_files, device):
     from transformers.utils import logging as transformers_logging
 
-    device = torch.device(device) if device is not None else inference_device()
+    device = torch.device(device) if device is not None else torch.device(announce_device())
     # The load report lists the unused heads of other architectures (e.g. the
     # classifier 'score.weight'); what matters is checked below.
     transformers_logging.set_verbosity_error()
