@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dnalm.chunking import chunked
 from dnalm.errors import DnalmError
 from dnalm.sequences import read_sequences
 from dnalm.token_table import read_token_table
@@ -62,7 +63,7 @@ def tokenized_records(path, tokenizer, input_format=None, column=None, id_column
 def tokenize_records(records, tokenizer, batch_size=1024):
     """``SequenceRecord``s -> ``TokenizedRecord``s, encoding a batch at a time."""
     index = 0
-    for chunk in _chunks(records, batch_size):
+    for chunk in chunked(records, batch_size):
         encodings = tokenizer.encode_batch([record.sequence for record in chunk])
         for record, encoding in zip(chunk, encodings):
             yield TokenizedRecord(index, record.id, encoding.ids)
@@ -210,18 +211,6 @@ def pad_id_of(tokenizer, config):
         if token_id is not None:
             return token_id
     return config.get("pad_token_id") or config.get("eos_token_id") or 0
-
-
-def _chunks(iterable, size):
-    chunk = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
 
 
 def extra_columns(path, input_format=None, column=None):

@@ -8,6 +8,7 @@ tokenizer in every dnalm tool.
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from dnalm.chunking import chunked
 from dnalm.errors import DnalmError
 from dnalm.tokenizer import SPECIAL_TOKENS, UNK
 from dnalm.vocabularies import cls_sep_template
@@ -35,18 +36,7 @@ def train_bpe_tokenizer(sequences, vocab_size=4096, min_frequency=2):
         initial_alphabet=ALPHABET,
         show_progress=False,
     )
-    tokenizer.train_from_iterator(_batches(sequences), trainer=trainer)
+    tokenizer.train_from_iterator(chunked(sequences, BATCH), trainer=trainer)
     tokenizer.post_processor = cls_sep_template(tokenizer)
     tokenizer.decoder = decoders.Fuse()  # decode back to plain DNA, no spaces
     return tokenizer
-
-
-def _batches(sequences):
-    batch = []
-    for sequence in sequences:
-        batch.append(sequence)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
