@@ -129,7 +129,12 @@ test-workflows: venv galaxy
 			"$$wf"; \
 	done
 
-test-browser: venv galaxy
+# Debian's Chromium, driven by Playwright (never `playwright install`: it downloads browsers).
+/usr/bin/chromium:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+
+test-browser: venv galaxy /usr/bin/chromium
 	$(GALAXY_VENV)/bin/python -m pytest -q $(BROWSER_TESTS)
 
 # --- a local Galaxy for people ----------------------------------------------------------------
