@@ -12,11 +12,20 @@ steps after a warm-up. Each runs in its own process so that peak memory is its o
   (``experts_implementation="eager"`` in transformers 5).
 * defaults   -- the same code on today's transformers defaults: grouped-GEMM experts,
   fused AdamW.
-* dnalm      -- ``dnalm pretrain``'s recipe: packed rows, SDPA, grouped-GEMM experts,
-  fused AdamW, the accumulation folded into larger micro-batches (``--compile`` adds torch.compile; ``--bf16`` bf16 autocast).
+* dnalm      -- ``dnalm pretrain``'s recipe: packed rows, grouped-GEMM experts, fused
+  AdamW, the accumulation folded into larger micro-batches, the precision and
+  attention kernels ``--precision auto`` / ``--attention auto`` pick on this
+  machine (bf16 and eager attention on a CPU with AMX, bf16 and SDPA on a GPU),
+  and the allocator setting of ``dnalm.allocator`` (``--compile`` adds torch.compile).
+
+Precision: on a GPU every recipe runs in bf16, as the tutorial asks
+(``bf16=True``). On a CPU transformers refuses the tutorial's ``bf16=True``
+(it wants ``use_cpu``), so the tutorial's recipes run fp32 there, as they would
+for a user; ``--baseline-precision bf16`` runs them in bf16 autocast instead,
+for a same-precision comparison.
 
 Reported: real (non-padding) tokens per second, the ratios, peak memory, and on
-a GPU the model FLOPs utilisation (MFU). Runs unchanged on CPU (fp32) and GPU (bf16).
+a GPU the model FLOPs utilisation (MFU). Runs unchanged on CPU and GPU.
 
     .venv/bin/python bench/bench_pretrain.py                  # tutorial preset
     .venv/bin/python bench/bench_pretrain.py --compile --gradient-accumulation 50
@@ -51,7 +60,10 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--row-length", type=int, default=0, help="0: dnalm's default")
     parser.add_argument("--compile", action="store_true", help="dnalm recipe with torch.compile")
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU too")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="dnalm's precision (auto: what dnalm pretrain picks here)")
+    parser.add_argument("--baseline-precision", choices=("fp32", "bf16"),
+                        help="the tutorial recipes' precision on a CPU (default fp32; GPU: bf16)")
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one recipe, print JSON
     return parser.parse_args(argv)
@@ -95,8 +107,10 @@ def run_one(args, recipe):
     from transformers import (DataCollatorForLanguageModeling, Trainer, TrainingArguments,
                               set_seed)
 
+    from dnalm.allocator import keep_freed_memory
     from dnalm.pretraining import presets
     from dnalm.pretraining.data import SequenceDataset
+    from dnalm.pretraining.hardware import attention_implementation, use_bf16
     from dnalm.pretraining.packing import PackedCollator, auto_row_length
     from dnalm.pretraining.training import TrainingSettings, micro_batching
     from dnalm.tokenizer import to_transformers
@@ -108,18 +122,21 @@ def run_one(args, recipe):
     config = presets.fit_config_to_tokenizer(presets.preset_config(args.preset), tokenizer)
     set_seed(0)
     on_gpu = torch.cuda.is_available()
-    bf16 = on_gpu or (args.bf16 and recipe == "dnalm")
     micro, accumulation = args.batch_size, args.gradient_accumulation
     if recipe == "dnalm":
+        keep_freed_memory()
+        bf16 = use_bf16(args.precision)
         # dnalm folds the accumulation into larger micro-batches: the same updates.
         micro, accumulation = micro_batching(TrainingSettings(
             batch_size=args.batch_size, gradient_accumulation=args.gradient_accumulation))
-        model = presets.build_model(config, attention="sdpa", experts="grouped_mm")
+        model = presets.build_model(config, attention=attention_implementation("auto", bf16),
+                                    experts="grouped_mm")
         dataset = SequenceDataset(sequences)
         row_length = args.row_length or auto_row_length([len(s) for s in sequences])
         collator = PackedCollator(hf_tokenizer.pad_token_id, row_length, fixed_width=args.compile)
         optim = "adamw_torch_fused"
     else:
+        bf16 = on_gpu or args.baseline_precision == "bf16"
         experts = "eager" if recipe == "published" else "grouped_mm"
         model = presets.build_model(config, attention="eager", experts=experts)
         # The tutorial: tokenizer(..., padding="longest") with left padding, then the LM collator.
@@ -137,6 +154,7 @@ def run_one(args, recipe):
         weight_decay=0.01,
         optim=optim,
         bf16=bf16,
+        use_cpu=not on_gpu,
         torch_compile=args.compile and recipe == "dnalm",
         save_strategy="no",
         eval_strategy="no",
@@ -161,7 +179,8 @@ def run_one(args, recipe):
     total, active = presets.count_parameters(model)
     return dict(recipe=recipe, tokens_per_second=speed, peak_memory_gib=peak_memory,
                 flops_per_token=flops_per_token(model.config, active, sequences),
-                bf16=bf16, compile=arguments.torch_compile)
+                bf16=bf16, attention=model.config._attn_implementation,
+                compile=arguments.torch_compile)
 
 
 def flops_per_token(config, active_parameters, sequences):
@@ -201,7 +220,8 @@ def main(argv=None):
         results[recipe] = json.loads(completed.stdout.strip().splitlines()[-1])
         result = results[recipe]
         line = (f"{recipe:10s} {result['tokens_per_second']:10,.0f} real tokens/s   "
-                f"peak memory {result['peak_memory_gib']:.2f} GiB")
+                f"peak memory {result['peak_memory_gib']:.2f} GiB   "
+                f"{'bf16' if result['bf16'] else 'fp32'}, {result['attention']} attention")
         peak = peak_tflops()
         if peak:
             mfu = result["tokens_per_second"] * result["flops_per_token"] / (peak * 1e12)

@@ -281,6 +281,39 @@ def test_checkpoints_of_another_run_are_not_resumed(few_tokens, tmp_path, capsys
     assert "different run" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_learn(few_tokens, tmp_path, capsys, precision):
+    argv = ["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), *FAST, "--epochs", "2",
+            "--precision", precision, "--metrics", str(tmp_path / "m.tsv"),
+            "--checkpoint-dir", str(tmp_path / "ck")]
+    assert main(argv) == 0
+    assert f"; {precision}" in capsys.readouterr().out  # the training line names the precision
+    val_losses = [float(row["val_loss"]) for row in read_metrics(tmp_path / "m.tsv")
+                  if row["kind"] == "epoch"]
+    assert val_losses[0] > val_losses[1]
+
+
+def test_precision_and_attention_follow_the_hardware():
+    from dnalm.pretraining.hardware import attention_implementation, use_bf16
+
+    assert (use_bf16("fp32"), use_bf16("bf16")) == (False, True)
+    on_gpu = torch.cuda.is_available()
+    expected = torch.cuda.is_bf16_supported() if on_gpu else torch.cpu._is_amx_tile_supported()
+    assert use_bf16("auto") == expected
+    # PyTorch's CPU flash-attention backward is slow in bf16: eager attention there.
+    assert attention_implementation("auto", bf16=True) == ("sdpa" if on_gpu else "eager")
+    assert attention_implementation("auto", bf16=False) == "sdpa"
+    assert attention_implementation("sdpa", bf16=True) == "sdpa"
+
+
+def test_allocator_keeps_freed_memory_under_glibc():
+    import platform
+
+    from dnalm.allocator import keep_freed_memory
+
+    assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
+
+
 def test_accumulation_is_folded_into_larger_micro_batches_with_the_same_update():
     from dnalm.pretraining.training import TrainingSettings, micro_batching
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from dnalm.errors import DnalmError
 from dnalm.outputs import atomic_outputs
+from dnalm.pretraining.hardware import ATTENTION_CHOICES, PRECISIONS
 from dnalm.pretraining.presets import PRESETS
 
-ATTENTION_CHOICES = ("sdpa", "eager")
 EXPERTS_CHOICES = ("grouped_mm", "batched_mm", "eager")
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -59,13 +59,15 @@ def add_arguments(parser):
                           help="stop after this many optimiser steps (-1 = run the epochs)")
 
     speed = parser.add_argument_group("speed")
-    speed.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                       help="auto = bf16 mixed precision on GPUs that have it, else fp32")
+    speed.add_argument("--precision", choices=PRECISIONS, default="auto",
+                       help="auto = bf16 mixed precision where the hardware has it (GPUs, CPUs "
+                            "with AMX), else fp32")
     speed.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
     speed.add_argument("--row-length", type=int, default=0,
                        help="tokens per packed row (sequences are packed, never split); "
                             "0 = twice the longest sequence")
-    speed.add_argument("--attention", choices=ATTENTION_CHOICES, default="sdpa")
+    speed.add_argument("--attention", choices=ATTENTION_CHOICES, default="auto",
+                       help="auto = PyTorch's fused SDPA, or eager on a CPU in bf16 (faster there)")
     speed.add_argument("--experts", choices=EXPERTS_CHOICES, default="grouped_mm",
                        help="how mixture-of-experts layers run (eager = per-expert loop)")
     speed.add_argument("--dataloader-workers", type=int, default=0)
@@ -81,6 +83,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    from dnalm.allocator import keep_freed_memory
     from dnalm.device import announce_device
     from dnalm.pretraining.multi_gpu import relaunch_if_several_gpus
 
@@ -91,6 +94,7 @@ def run(args):
                 raise DnalmError(f"the data-parallel training processes failed (exit {exit_code})")
             return
     check_arguments(args)
+    keep_freed_memory()
     announce_device("pretrain")
     pretrain(args)
 
@@ -117,11 +121,13 @@ def pretrain(args):
     from dnalm.model_archive import open_model
     from dnalm.pretraining import data as data_module
     from dnalm.pretraining import presets, training
+    from dnalm.pretraining.hardware import attention_implementation, use_bf16
     from dnalm.pretraining.multi_gpu import is_main_process
     from dnalm.tokenizer import to_transformers
 
     data = data_module.read_token_data(args.tokens)
     tokenizer = data.tokenizer
+    args.attention = attention_implementation(args.attention, use_bf16(args.precision))
     set_seed(args.seed)
     with tempfile.TemporaryDirectory(prefix="dnalm_pretrain_") as scratch:
         if args.init_model:
@@ -232,7 +238,8 @@ def report_sections(args, trainer, data, train_set, validation_set, model_source
     import transformers
 
     from dnalm.pretraining.metrics import best_epoch
-    from dnalm.pretraining.training import format_seconds, micro_batching, use_bf16
+    from dnalm.pretraining.hardware import use_bf16
+    from dnalm.pretraining.training import format_seconds, micro_batching
 
     lengths = data.lengths()
     config = trainer.model.config

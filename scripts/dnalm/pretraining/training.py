@@ -3,9 +3,10 @@
 The recipe is the tutorial's (Trainer, AdamW, lr 5e-4, weight decay 0.01,
 batch 32 x gradient accumulation 50, evaluate and save every epoch, keep the
 best model by validation loss, early stopping with patience 3). What makes it
-fast is below the Trainer: packed rows (see ``packing``), SDPA attention,
-grouped-GEMM experts, fused AdamW, bf16 on GPUs, optional ``torch.compile``,
-and on a GPU bigger micro-batches with the same effective batch in sequences.
+fast is below the Trainer: packed rows (see ``packing``), fused attention
+kernels, grouped-GEMM experts, fused AdamW, bf16 where the hardware has it
+(see ``hardware``), optional ``torch.compile``, and bigger micro-batches with
+the same effective batch in sequences.
 """
 
 import functools
@@ -23,6 +24,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnalm.errors import DnalmError
+from dnalm.pretraining.hardware import use_bf16
 from dnalm.pretraining.packing import IGNORE_INDEX, PackedCollator, auto_row_length
 
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -44,7 +46,7 @@ class TrainingSettings:
     max_grad_norm: float = 1.0
     early_stopping_patience: int = 3
     seed: int = 42
-    precision: str = "auto"  # auto: bf16 on GPUs that have it, else fp32
+    precision: str = "auto"  # auto: bf16 where the hardware has it (hardware.use_bf16)
     compile: bool = False
     time_budget_minutes: float = 0  # 0: no limit
     max_steps: int = -1  # -1: run the epochs
@@ -52,14 +54,6 @@ class TrainingSettings:
     row_length: int = 0  # tokens per packed row; 0: twice the longest sequence
     dataloader_workers: int = 0
     extra: dict = field(default_factory=dict)
-
-
-def use_bf16(precision):
-    if precision == "bf16":
-        return True
-    if precision == "fp32":
-        return False
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def world_size():
@@ -231,6 +225,7 @@ def training_arguments(settings, checkpoint_dir, steps_per_epoch):
         max_grad_norm=settings.max_grad_norm,
         optim="adamw_torch_fused",
         bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),  # the Trainer allows bf16 on a CPU only if told
         tf32=True if torch.cuda.is_available() else None,
         torch_compile=settings.compile,
         eval_strategy="epoch",
