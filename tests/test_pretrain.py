@@ -306,6 +306,17 @@ def test_precision_and_attention_follow_the_hardware():
     assert attention_implementation("sdpa", bf16=True) == "sdpa"
 
 
+def test_flash_attention_is_chosen_on_a_gpu_where_installed(monkeypatch):
+    from dnalm.pretraining import hardware
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(hardware, "flash_attention_installed", lambda: True)
+    assert hardware.attention_implementation("auto", bf16=True) == "flash_attention_2"
+    assert hardware.attention_implementation("auto", bf16=False) == "sdpa"  # it needs bf16/fp16
+    monkeypatch.setattr(hardware, "flash_attention_installed", lambda: False)
+    assert hardware.attention_implementation("auto", bf16=True) == "sdpa"
+
+
 def test_allocator_keeps_freed_memory_under_glibc():
     import platform
 

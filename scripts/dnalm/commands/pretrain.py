@@ -67,7 +67,8 @@ def add_arguments(parser):
                        help="tokens per packed row (sequences are packed, never split); "
                             "0 = twice the longest sequence")
     speed.add_argument("--attention", choices=ATTENTION_CHOICES, default="auto",
-                       help="auto = PyTorch's fused SDPA, or eager on a CPU in bf16 (faster there)")
+                       help="auto = flash-attn on a GPU in bf16 where installed, else PyTorch's "
+                            "fused SDPA, or eager on a CPU in bf16 (faster there)")
     speed.add_argument("--experts", choices=EXPERTS_CHOICES, default="grouped_mm",
                        help="how mixture-of-experts layers run (eager = per-expert loop)")
     speed.add_argument("--dataloader-workers", type=int, default=0)
