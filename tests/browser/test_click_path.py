@@ -2,108 +2,27 @@
 
 Upload a FASTA of real hg38 windows, then, from the tool panel as the tutorial goes:
 tokenize, pretrain a tiny model on the CPU, embed the sequences with it; each output must
-turn green and show what it should. Selectors are the ones Galaxy's
-own browser tests use (galaxy/navigation/navigation.yml in the Galaxy wheel). Each step
-leaves a screenshot in artifacts/screenshots/.
+turn green and show what it should. The steps are in galaxy_ui.py. Each step leaves a
+screenshot in artifacts/screenshots/.
 """
 
-import re
-
-from conftest import REPO, SCREENSHOTS
+from conftest import REPO
+from galaxy_ui import (
+    check_form_reads_well,
+    choose,
+    expand,
+    log_in,
+    new_history,
+    open_tool,
+    open_tool_panel,
+    shot,
+    type_value,
+    upload,
+    wait_until_green,
+)
 from playwright.sync_api import expect
 
 FASTA = REPO / "test-data" / "hg38_windows_small.fa"
-JOB_SECONDS = 600  # a job on a busy 2-core machine, Galaxy's metadata step included
-HELP_LEFTOVERS = re.compile(r"``|^\.\. |:ref:`|\*\*\S", re.MULTILINE)  # reStructuredText not rendered
-
-
-def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
-
-
-def log_in(page, galaxy):
-    page.goto(f"{galaxy['url']}/login/start")
-    page.locator("form#login input[name='login']").fill(galaxy["email"])
-    page.locator("form#login input[name='password']").fill(galaxy["password"])
-    page.locator("//button[@name='login']").click()
-    expect(page.locator("#masthead")).to_be_visible()
-    expect(page.locator("#user.loggedin-only")).to_be_attached()
-
-
-def new_history(page):
-    """Start from an empty history so the datasets' hids are 1, 2, 3, ..."""
-    page.locator('[data-description="create new history"]').click()
-    expect(page.locator("#current-history-panel #empty-history-message")).to_be_visible()
-
-
-def history_item(page, hid):
-    return page.locator(f'#current-history-panel .content-item[data-hid="{hid}"]')
-
-
-def wait_until_green(page, hid):
-    item = history_item(page, hid)
-    expect(item).to_have_attribute("data-state", re.compile("ok|error|failed_metadata"), timeout=JOB_SECONDS * 1000)
-    expect(item).to_have_attribute("data-state", "ok")
-    return item
-
-
-def expand(item):
-    item.locator(".content-title").click()
-    return item.locator(".dataset-peek")
-
-
-def upload(page, path):
-    page.locator("#activity-upload").click()
-    with page.expect_file_chooser() as chooser:
-        page.locator("div#regular button#btn-local").click()
-    chooser.value.set_files(path)
-    page.locator("div#regular button#btn-start").click()
-    expect(page.locator("div#regular .upload-row.upload-init, div#regular .upload-row.upload-queued")).to_have_count(
-        0, timeout=JOB_SECONDS * 1000
-    )
-    page.locator("div#regular button#btn-close").click()
-
-
-def open_tool_panel(page):
-    search = page.locator("#toolbox-panel .search-query")
-    if not search.is_visible():
-        page.locator("#activity-tools").click()
-    return search
-
-
-def open_tool(page, tool_id):
-    open_tool_panel(page).fill(f"id:{tool_id}")
-    page.locator(f'#toolbox-panel a[href$="/?tool_id={tool_id}&version=latest"]').first.click()
-    expect(page.locator("button#execute").first).to_be_visible()
-
-
-def form_element(page, parameter):
-    return page.locator(f'div.ui-form-element[id="form-element-{parameter}"]')
-
-
-def choose(page, parameter, option_text):
-    """Pick an option of a select (or a dataset of a data parameter) by its visible text."""
-    element = form_element(page, parameter)
-    element.locator(".multiselect").first.click()
-    element.locator(".multiselect__option", has_text=option_text).first.click()
-
-
-def type_value(page, parameter, value):
-    form_element(page, parameter).locator("input").first.fill(str(value))
-
-
-def check_form_reads_well(page):
-    """Every visible parameter has a label, and the help is rendered, not raw text."""
-    help_text = page.locator("div.form-help").inner_text()
-    assert "tutorial" in help_text.lower()
-    assert not HELP_LEFTOVERS.search(help_text), HELP_LEFTOVERS.search(help_text)
-    for element in page.locator("div.ui-form-element:visible").all():
-        title = element.locator(".ui-form-title").first.inner_text().strip()
-        if not title:  # a conditional's select: Galaxy shows its label as the box's header
-            header = element.locator("xpath=ancestor::div[contains(@class, 'portlet-section')][1]/div[1]")
-            title = header.inner_text().strip() if header.count() else ""
-        assert title, f"a parameter without a label: {element.get_attribute('id')}"
 
 
 def test_tutorial_click_path(page, galaxy):
