@@ -3,8 +3,9 @@
 Training allocates and frees the same large tensors (activations, logits,
 gradients) at every step. By default glibc serves blocks over a few MB with
 fresh ``mmap`` pages and returns them on ``free``, so every step pays again
-for page faults and zeroed pages: about a fifth of a CPU training step on the
-tutorial model (bench/). Reusing the heap removes that; peak memory is unchanged.
+for page faults and zeroed pages. Reusing the heap instead made CPU training of
+the tutorial model 1.4x faster (3,057 -> 4,306 tokens/s at micro-batch 200),
+for a higher peak (4.9 -> 6.2 GiB): the heap keeps what it once held (bench/).
 """
 
 import ctypes
