@@ -1,15 +1,25 @@
-"""The forms of the tools that the click path does not run: they must read well.
+"""Every tool's form must read well, as a person opens it.
 
-Each is opened from the tool panel's search, as a person finds it; its collapsed sections
-are opened, and every parameter must have a label and a help line of its own, and the
-tool's help must be rendered (no raw reStructuredText). Screenshots: form-<tool>.png.
+Each tool is opened from the tool panel's search, as a person finds it; its collapsed
+sections are opened, and every parameter shown must have a label and a help line of its
+own (Galaxy's bare "(--option)" does not count), and the tool's help must be rendered (no
+raw reStructuredText). Screenshots: form-<tool>.png.
 """
 
 import pytest
 from galaxy_ui import check_form_reads_well, expand_sections, log_in, open_tool, shot
 
+TOOLS = [
+    "dnalm_tokenize",
+    "dnalm_train_tokenizer",
+    "dnalm_pretrain",
+    "dnalm_embed",
+    "dnalm_score",
+    "dnalm_generate",
+]
 
-@pytest.mark.parametrize("tool_id", ["dnalm_train_tokenizer", "dnalm_score", "dnalm_generate"])
+
+@pytest.mark.parametrize("tool_id", TOOLS)
 def test_tool_form_reads_well(page, galaxy, tool_id):
     log_in(page, galaxy)
     open_tool(page, tool_id)
