@@ -1,16 +1,20 @@
 """A user's click path through the dnalm tools, in a real browser on a real Galaxy.
 
 Upload a FASTA of real hg38 windows, then, from the tool panel as the tutorial goes:
-tokenize, pretrain a tiny model on the CPU, embed the sequences with it; each output must
-turn green and show what it should. The steps are in galaxy_ui.py. Each step leaves a
-screenshot in artifacts/screenshots/.
+tokenize, pretrain a tiny model on the CPU, embed the sequences with it; then score them and
+generate new ones with the same model, and train a tokenizer of one's own on the FASTA. Each
+output must turn green and show what it should. The steps are in galaxy_ui.py. Each step
+leaves a screenshot in artifacts/screenshots/.
 """
+
+import re
 
 from conftest import REPO
 from galaxy_ui import (
     check_form_reads_well,
     choose,
     expand,
+    history_item,
     log_in,
     new_history,
     open_tool,
@@ -87,3 +91,55 @@ def test_tutorial_click_path(page, galaxy):
     expect(embeddings).to_contain_text("65 columns")  # id + the tiny model's hidden size, 64
     expect(embeddings.locator(".dataset-peek")).to_contain_text("dim_0")
     shot(page, "08-embed-outputs")
+
+    # The other three tools, submitted one after another (each output's hid is taken before
+    # the next form opens), then waited for: score and generate use the tiny model (hid 5, the
+    # only zip, so the forms' default); score and train tokenizer read the uploaded FASTA.
+    open_tool(page, "dnalm_score")
+    check_form_reads_well(page)
+    choose(page, "scoring|input", f"1: {FASTA.name}")
+    shot(page, "09-score-form")
+    page.locator("button#execute").first.click()
+    expect(history_item(page, 10)).to_be_attached()
+
+    open_tool(page, "dnalm_generate")
+    check_form_reads_well(page)
+    type_value(page, "num_sequences", 3)
+    type_value(page, "length", 50)
+    shot(page, "10-generate-form")
+    page.locator("button#execute").first.click()
+    expect(history_item(page, 11)).to_be_attached()
+
+    open_tool(page, "dnalm_train_tokenizer")
+    check_form_reads_well(page)
+    choose(page, "input", f"1: {FASTA.name}")
+    type_value(page, "vocab_size", 256)
+    shot(page, "11-train-tokenizer-form")
+    page.locator("button#execute").first.click()
+    expect(history_item(page, 12)).to_be_attached()
+
+    # Scores: a header and one row per sequence, five columns.
+    scores = wait_until_green(page, 10)
+    expect(scores.locator(".name")).to_contain_text("scores")
+    expand(scores)
+    expect(scores).to_contain_text("81 lines")
+    expect(scores).to_contain_text("5 columns")
+    expect(scores.locator(".dataset-peek")).to_contain_text("log_likelihood_per_token")
+    expect(scores.locator(".dataset-peek")).to_contain_text("perplexity")
+    shot(page, "12-score-outputs")
+
+    # Generated DNA: three FASTA records of 50 bases each, A/C/G/T only.
+    generated = wait_until_green(page, 11)
+    expect(generated.locator(".name")).to_contain_text("generated DNA")
+    peek = expand(generated)
+    expect(generated).to_contain_text("3 sequences")
+    expect(peek).to_contain_text(">generated_1")
+    expect(peek).to_contain_text(re.compile(r"(^|[^ACGT])[ACGT]{50}([^ACGT]|$)"))
+    shot(page, "13-generate-outputs")
+
+    # The tokenizer: a tokenizer.json, its special tokens first.
+    tokenizer = wait_until_green(page, 12)
+    expect(tokenizer.locator(".name")).to_contain_text("tokenizer.json")
+    expect(expand(tokenizer)).to_contain_text("added_tokens")
+    expect(tokenizer).to_contain_text("vocabulary size 256")
+    shot(page, "14-train-tokenizer-outputs")
