@@ -4,7 +4,8 @@ All recipes train the same model (same config, same seed, same initial weights)
 on the same real DNA windows with ``transformers.Trainer``, batches of 32
 sequences with the tutorial's gradient accumulation of 50 (1,600 sequences per
 optimiser step; ``--gradient-accumulation 4`` for a quick run), and are timed
-over the same number of optimiser steps after a warm-up. Each runs in its own process so that peak memory is its own.
+over the same number of optimiser steps after a warm-up. Each runs in its own
+process so that peak memory is its own.
 
 * published  -- the tutorial's code: ``attn_implementation="eager"``, left padding to
   the longest sequence, ``DataCollatorForLanguageModeling(mlm=False)``, batch 32,
@@ -43,6 +44,8 @@ from pathlib import Path
 
 import torch
 
+from dnalm.pretraining.hardware import PRECISIONS, attention_implementation, use_bf16
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_FASTA = HERE.parent / "tests" / "data" / "pretrain_windows.fa"
 RECIPES = ("published", "defaults", "dnalm")
@@ -61,7 +64,7 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--row-length", type=int, default=0, help="0: dnalm's default")
     parser.add_argument("--compile", action="store_true", help="dnalm recipe with torch.compile")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="dnalm's precision (auto: what dnalm pretrain picks here)")
     parser.add_argument("--baseline-precision", choices=("fp32", "bf16"),
                         help="the tutorial recipes' precision on a CPU (default fp32; GPU: bf16)")
@@ -111,7 +114,6 @@ def run_one(args, recipe):
     from dnalm.allocator import keep_freed_memory
     from dnalm.pretraining import presets
     from dnalm.pretraining.data import SequenceDataset
-    from dnalm.pretraining.hardware import attention_implementation, use_bf16
     from dnalm.pretraining.packing import PackedCollator, auto_row_length
     from dnalm.pretraining.training import TrainingSettings, micro_batching
     from dnalm.tokenizer import to_transformers

@@ -24,6 +24,7 @@ except ImportError:  # the dnalm venv: these tests belong to the Galaxy venv (ma
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
+SMALL_FASTA = REPO / "test-data" / "hg38_windows_small.fa"  # 80 real hg38 windows of 201 bp
 CHROMIUM = "/usr/bin/chromium"
 # Offline and in a container: no sandbox, no GPU, nothing phoning home.
 CHROMIUM_ARGS = [

@@ -9,7 +9,7 @@ leaves a screenshot in artifacts/screenshots/.
 
 import re
 
-from conftest import REPO
+from conftest import SMALL_FASTA as FASTA
 from galaxy_ui import (
     check_form_reads_well,
     choose,
@@ -26,7 +26,6 @@ from galaxy_ui import (
 )
 from playwright.sync_api import expect
 
-FASTA = REPO / "test-data" / "hg38_windows_small.fa"
 
 
 def test_tutorial_click_path(page, galaxy):

@@ -9,7 +9,7 @@ and the tiny model's 64 dimensions. Screenshots: workflow-*.png.
 
 import re
 
-from conftest import REPO
+from conftest import REPO, SMALL_FASTA as FASTA
 from galaxy_ui import (
     JOB_SECONDS,
     choose_workflow_file,
@@ -27,7 +27,6 @@ from galaxy_ui import (
 )
 from playwright.sync_api import expect
 
-FASTA = REPO / "test-data" / "hg38_windows_small.fa"  # 80 windows of 201 bp
 WORKFLOW = REPO / "workflows" / "dna-lm-pretraining" / "dna-lm-pretraining.gxwf.yml"
 NAME = "DNA language model pretraining (GTN Mistral-DNA tutorial)"
 OUTPUTS = [

@@ -116,7 +116,6 @@ def check_arguments(args):
 
 
 def pretrain(args):
-    import torch
     from transformers import set_seed
 
     from dnalm.model_archive import open_model
@@ -128,14 +127,14 @@ def pretrain(args):
 
     data = data_module.read_token_data(args.tokens)
     tokenizer = data.tokenizer
-    args.attention = attention_implementation(args.attention, use_bf16(args.precision))
+    attention = attention_implementation(args.attention, use_bf16(args.precision))
     set_seed(args.seed)
     with tempfile.TemporaryDirectory(prefix="dnalm_pretrain_") as scratch:
         if args.init_model:
             with open_model(args.init_model) as model_files:
                 check_same_tokenizer(model_files.tokenizer(), tokenizer, args.init_model, args.tokens)
                 model = presets.load_model(
-                    model_files.directory, attention=args.attention, experts=args.experts)
+                    model_files.directory, attention=attention, experts=args.experts)
             model_source = f"continued from {Path(args.init_model).name}"
         else:
             if args.config:
@@ -146,7 +145,7 @@ def pretrain(args):
                 config = presets.preset_config(args.preset)
                 model_source = f"preset {args.preset}"
             config = presets.fit_config_to_tokenizer(config, tokenizer)
-            model = presets.build_model(config, attention=args.attention, experts=args.experts)
+            model = presets.build_model(config, attention=attention, experts=args.experts)
         data_module.check_fits_model(data, model.config, args.tokens)
         total, active = presets.count_parameters(model)
         print(f"model: {model.config.model_type} ({model_source}), {total:,} parameters, "
@@ -290,7 +289,7 @@ def report_sections(args, trainer, data, train_set, validation_set, model_source
             "seed": settings.seed,
             "precision": "bf16" if use_bf16(settings.precision) else "fp32",
             "packed row length": settings.row_length,
-            "attention / experts": f"{args.attention} / {args.experts}",
+            "attention / experts": f"{config._attn_implementation} / {args.experts}",
             "torch.compile": settings.compile,
         },
         "Result": {
