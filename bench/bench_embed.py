@@ -64,7 +64,7 @@ def tutorial_model(device):
 
 
 def read_windows(path, count):
-    from dnalm.sequences import read_sequences
+    from dnalm.io.sequences import read_sequences
 
     records = list(read_sequences(path))
     return [records[i % len(records)] for i in range(count)]
@@ -112,8 +112,12 @@ def time_tutorial_loop(model, tokenizer, records, device):
 
 def time_dnalm(model, tokenizer, records, batch_size, device):
     """dnalm embed's own pipeline: tokenize, fit the context, sorted batches, pooled hidden states."""
-    from dnalm.embedding import EmbeddingSettings, embed_pieces
-    from dnalm.model_inputs import fit_to_context, special_token_ids, tokenize_records
+    from dnalm.inference.batches import (
+        fit_to_context,
+        special_token_ids,
+        tokenize_records,
+    )
+    from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
 
     settings = EmbeddingSettings(pooling="mean", batch_size=batch_size)
     specials = special_token_ids(tokenizer)
@@ -134,8 +138,8 @@ def time_dnalm(model, tokenizer, records, batch_size, device):
 
 def main():
     args = parse_args()
-    from dnalm.model_loading import inference_device, inference_dtype
-    from dnalm.tokenizer import load_tokenizer, to_transformers
+    from dnalm.inference.loading import inference_device, inference_dtype
+    from dnalm.tokenization.loading import load_tokenizer, to_transformers
 
     if args.threads:
         torch.set_num_threads(args.threads)

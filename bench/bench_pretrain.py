@@ -17,7 +17,7 @@ process so that peak memory is its own.
   AdamW, the accumulation folded into larger micro-batches, the precision and
   attention kernels ``--precision auto`` / ``--attention auto`` pick on this
   machine (bf16 and eager attention on a CPU with AMX, bf16 and SDPA on a GPU),
-  and the allocator setting of ``dnalm.allocator`` (``--compile`` adds torch.compile).
+  and the allocator setting of ``dnalm.runtime.allocator`` (``--compile`` adds torch.compile).
 
 Precision: on a GPU every recipe runs in bf16, as the tutorial asks
 (``bf16=True``). On a CPU transformers refuses the tutorial's ``bf16=True``
@@ -43,8 +43,7 @@ import time
 from pathlib import Path
 
 import torch
-
-from dnalm.pretraining.hardware import PRECISIONS, attention_implementation, use_bf16
+from dnalm.runtime.hardware import PRECISIONS, attention_implementation, use_bf16
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_FASTA = HERE.parent / "tests" / "data" / "pretrain_windows.fa"
@@ -75,8 +74,8 @@ def parse_args(argv=None):
 
 def load_windows(fasta, count):
     """Token ids of ``count`` real windows (cycled if the file holds fewer)."""
-    from dnalm.sequences import read_sequences
-    from dnalm.tokenizer import load_tokenizer
+    from dnalm.io.sequences import read_sequences
+    from dnalm.tokenization.loading import load_tokenizer
 
     tokenizer = load_tokenizer()
     sequences = [record.sequence for record in read_sequences(fasta)]
@@ -108,15 +107,18 @@ class StepTimer:
 
 def run_one(args, recipe):
     """Train ``warmup + steps`` steps with one recipe; return its figures."""
-    from transformers import (DataCollatorForLanguageModeling, Trainer, TrainingArguments,
-                              set_seed)
-
-    from dnalm.allocator import keep_freed_memory
-    from dnalm.pretraining import presets
-    from dnalm.pretraining.data import SequenceDataset
-    from dnalm.pretraining.packing import PackedCollator, auto_row_length
-    from dnalm.pretraining.training import TrainingSettings, micro_batching
-    from dnalm.tokenizer import to_transformers
+    from dnalm.runtime.allocator import keep_freed_memory
+    from dnalm.tokenization.loading import to_transformers
+    from dnalm.training import presets
+    from dnalm.training.data import SequenceDataset
+    from dnalm.training.packing import PackedCollator, auto_row_length
+    from dnalm.training.pretraining import TrainingSettings, micro_batching
+    from transformers import (
+        DataCollatorForLanguageModeling,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
 
     n_steps = args.warmup + args.steps
     n_sequences = n_steps * args.batch_size * args.gradient_accumulation

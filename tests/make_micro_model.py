@@ -17,10 +17,9 @@ import zipfile
 from pathlib import Path
 
 import torch
+from dnalm.io.model_archive import pack_model_directory
+from dnalm.tokenization.loading import load_tokenizer, to_transformers
 from transformers import MixtralConfig, MixtralForCausalLM
-
-from dnalm.model_archive import pack_model_directory
-from dnalm.tokenizer import load_tokenizer, to_transformers
 
 MICRO_CONFIG = dict(
     vocab_size=4096,

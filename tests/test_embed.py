@@ -6,13 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from dnalm.cli import main
-from dnalm.embedding import EmbeddingSettings, embed_pieces
-from dnalm.model_archive import open_model
-from dnalm.model_inputs import Piece, special_token_ids
-from dnalm.model_loading import load_base_model
-from dnalm.token_table import TokenTableWriter
+from dnalm.inference.batches import Piece, special_token_ids
+from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
+from dnalm.inference.loading import load_base_model
+from dnalm.io.model_archive import open_model
+from dnalm.io.token_table import TokenTableWriter
 
 REPO = Path(__file__).resolve().parents[1]
 MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"  # 64 dims, context 256
@@ -155,7 +154,7 @@ def test_token_table_input_matches_sequence_input(tmp_path, mistral):
 
 
 def test_token_table_with_another_tokenizer_is_refused(tmp_path, capsys):
-    from dnalm.tokenizer import load_tokenizer
+    from dnalm.tokenization.loading import load_tokenizer
 
     other = load_tokenizer("char") if _has_vocabularies() else _renamed_token_tokenizer()
     table = tmp_path / "tokens.parquet"
@@ -170,14 +169,14 @@ def test_token_table_with_another_tokenizer_is_refused(tmp_path, capsys):
 
 def _has_vocabularies():
     try:
-        import dnalm.vocabularies  # noqa: F401
+        import dnalm.tokenization.fixed_vocabularies  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def _renamed_token_tokenizer():
-    from dnalm.tokenizer import load_tokenizer, tokenizer_from_json
+    from dnalm.tokenization.loading import load_tokenizer, tokenizer_from_json
 
     text = load_tokenizer().to_str().replace('"CGTA"', '"CGTT"', 1)
     return tokenizer_from_json(text)

@@ -5,10 +5,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from dnalm.cli import main
 from dnalm.errors import DnalmError
-from dnalm.model_archive import open_model
+from dnalm.io.model_archive import open_model
 
 REPO = Path(__file__).resolve().parents[1]
 MICRO_ZIP = REPO / "test-data" / "micro_model.zip"

@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 import safetensors.torch
 import torch
-
 from dnalm.cli import main
-from dnalm.pretraining import presets
-from dnalm.token_table import TokenTableWriter
-from dnalm.tokenizer import load_tokenizer
+from dnalm.io.token_table import TokenTableWriter
+from dnalm.tokenization.loading import load_tokenizer
+from dnalm.training import presets
 
 WINDOWS = Path(__file__).parent / "data" / "pretrain_windows.fa"  # 200 exon + 200 intron hg38 windows
 FAST = ["--preset", "tiny", "--gradient-accumulation", "1", "--learning-rate", "3e-3"]
@@ -142,7 +141,7 @@ def test_saved_model_reloads_with_identical_logits(trained, tmp_path):
 
 
 def test_packed_rows_give_the_logits_of_each_sequence_alone():
-    from dnalm.pretraining.packing import PackedCollator, pack_into_rows
+    from dnalm.training.packing import PackedCollator, pack_into_rows
 
     tokenizer = load_tokenizer()
     ids = [e.ids for e in tokenizer.encode_batch([seq for _, seq in read_fasta(WINDOWS)[:9]])]
@@ -165,7 +164,7 @@ def test_packed_rows_give_the_logits_of_each_sequence_alone():
 
 
 def test_packed_labels_never_cross_a_boundary():
-    from dnalm.pretraining.packing import PackedCollator
+    from dnalm.training.packing import PackedCollator
 
     batch = PackedCollator(pad_token_id=3, row_length=8)(
         [{"input_ids": [1, 10, 11, 2]}, {"input_ids": [1, 12, 2]}, {"input_ids": [1, 13, 14, 15, 2]}])
@@ -294,7 +293,7 @@ def test_both_precisions_learn(few_tokens, tmp_path, capsys, precision):
 
 
 def test_precision_and_attention_follow_the_hardware():
-    from dnalm.pretraining.hardware import attention_implementation, use_bf16
+    from dnalm.runtime.hardware import attention_implementation, use_bf16
 
     assert (use_bf16("fp32"), use_bf16("bf16")) == (False, True)
     on_gpu = torch.cuda.is_available()
@@ -307,7 +306,7 @@ def test_precision_and_attention_follow_the_hardware():
 
 
 def test_flash_attention_is_chosen_on_a_gpu_where_installed(monkeypatch):
-    from dnalm.pretraining import hardware
+    from dnalm.runtime import hardware
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(hardware, "flash_attention_installed", lambda: True)
@@ -320,13 +319,13 @@ def test_flash_attention_is_chosen_on_a_gpu_where_installed(monkeypatch):
 def test_allocator_keeps_freed_memory_under_glibc():
     import platform
 
-    from dnalm.allocator import keep_freed_memory
+    from dnalm.runtime.allocator import keep_freed_memory
 
     assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
 
 
 def test_accumulation_is_folded_into_larger_micro_batches_with_the_same_update():
-    from dnalm.pretraining.training import TrainingSettings, micro_batching
+    from dnalm.training.pretraining import TrainingSettings, micro_batching
 
     assert micro_batching(TrainingSettings()) == (200, 8)  # the tutorial's 32 x 50 = 1,600 sequences
     assert micro_batching(TrainingSettings(gradient_accumulation=4)) == (128, 1)
@@ -334,7 +333,7 @@ def test_accumulation_is_folded_into_larger_micro_batches_with_the_same_update()
 
 
 def test_several_gpus_relaunch_under_torchrun():
-    from dnalm.pretraining.multi_gpu import relaunch_if_several_gpus, torchrun_command
+    from dnalm.runtime.multi_gpu import relaunch_if_several_gpus, torchrun_command
 
     command = torchrun_command(4, ["pretrain", "t.parquet", "-o", "m.zip"])
     assert command[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4",

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from dnalm.cli import main
-from dnalm.model_archive import open_model
-from dnalm.model_loading import load_causal_lm
-from dnalm.scoring import token_log_likelihoods
+from dnalm.inference.loading import load_causal_lm
+from dnalm.inference.scoring import token_log_likelihoods
+from dnalm.io.model_archive import open_model
 
 REPO = Path(__file__).resolve().parents[1]
 MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
@@ -142,9 +141,8 @@ def test_long_sequences_split_adds_up_piece_scores(tmp_path, capsys):
 @pytest.mark.parametrize("family", ["llama", "mistral", "qwen2"])
 def test_other_supported_families_embed_score_and_generate(tmp_path, family):
     """Tiny random checkpoints of each family, saved by transformers as a user would."""
+    from dnalm.tokenization.loading import load_tokenizer, to_transformers
     from transformers import AutoConfig, AutoModelForCausalLM
-
-    from dnalm.tokenizer import load_tokenizer, to_transformers
 
     config = AutoConfig.for_model(
         family, vocab_size=4096, hidden_size=16, intermediate_size=32, num_hidden_layers=1,

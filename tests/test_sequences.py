@@ -1,12 +1,11 @@
-"""dnalm.sequences: every input format yields the same real records, bad input fails clearly."""
+"""dnalm.io.sequences: every input format yields the same real records, bad input fails clearly."""
 
 import gzip
 from pathlib import Path
 
 import pytest
-
 from dnalm.errors import DnalmError
-from dnalm.sequences import SequenceRecord, detect_format, read_sequences
+from dnalm.io.sequences import SequenceRecord, detect_format, read_sequences
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 SMALL_FASTA = TEST_DATA / "hg38_windows_small.fa"

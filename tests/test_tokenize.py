@@ -5,11 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from dnalm.cli import main
-from dnalm.sequences import read_sequences
-from dnalm.token_table import read_token_table
-from dnalm.tokenizer import bundled_tokenizer_path, load_tokenizer
+from dnalm.io.sequences import read_sequences
+from dnalm.io.token_table import read_token_table
+from dnalm.tokenization.loading import bundled_tokenizer_path, load_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "test-data"

@@ -4,7 +4,6 @@ import gzip
 from pathlib import Path
 
 import pytest
-
 from dnalm.cli import main
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"

@@ -4,9 +4,13 @@ import json
 from pathlib import Path
 
 from dnalm.cli import main
-from dnalm.sequences import read_sequences
-from dnalm.token_table import read_token_table
-from dnalm.tokenizer import bundled_tokenizer_path, load_tokenizer, to_transformers
+from dnalm.io.sequences import read_sequences
+from dnalm.io.token_table import read_token_table
+from dnalm.tokenization.loading import (
+    bundled_tokenizer_path,
+    load_tokenizer,
+    to_transformers,
+)
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 SMALL_FASTA = TEST_DATA / "hg38_windows_small.fa"

@@ -27,7 +27,6 @@ from galaxy_ui import (
 from playwright.sync_api import expect
 
 
-
 def test_tutorial_click_path(page, galaxy):
     log_in(page, galaxy)
     new_history(page)

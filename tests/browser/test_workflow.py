@@ -9,7 +9,8 @@ and the tiny model's 64 dimensions. Screenshots: workflow-*.png.
 
 import re
 
-from conftest import REPO, SMALL_FASTA as FASTA
+from conftest import REPO
+from conftest import SMALL_FASTA as FASTA
 from galaxy_ui import (
     JOB_SECONDS,
     choose_workflow_file,

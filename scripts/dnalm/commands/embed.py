@@ -3,20 +3,29 @@
 Example: dnalm embed model.zip windows.fa -o embeddings.tsv --pooling mean
 """
 
-from dnalm.commands.model_options import add_context_options, add_model_argument, add_sequence_options
-from dnalm.embedding import POOLINGS, EmbeddingSettings, embed_pieces
-from dnalm.embedding_writers import FORMATS, EmbeddingSpill, write_embeddings, write_pca_plot
+from dnalm.commands.model_options import (
+    add_context_options,
+    add_model_argument,
+    add_sequence_options,
+)
 from dnalm.errors import DnalmError
-from dnalm.model_archive import open_model
-from dnalm.model_inputs import (
+from dnalm.inference.batches import (
     extra_columns,
     fit_to_context,
     pad_id_of,
     special_token_ids,
     tokenized_records,
 )
-from dnalm.model_loading import default_batch_size, load_base_model
-from dnalm.outputs import atomic_outputs
+from dnalm.inference.embedding import POOLINGS, EmbeddingSettings, embed_pieces
+from dnalm.inference.loading import default_batch_size, load_base_model
+from dnalm.io.embedding_files import (
+    FORMATS,
+    EmbeddingSpill,
+    write_embeddings,
+    write_pca_plot,
+)
+from dnalm.io.model_archive import open_model
+from dnalm.io.outputs import atomic_outputs
 
 
 def add_arguments(parser):

@@ -4,12 +4,12 @@ Example: dnalm generate model.zip --num-sequences 10 --length 200 --seed 1 -o ge
 """
 
 from dnalm.commands.model_options import add_model_argument, add_sequence_options
-from dnalm.generation import GenerationSettings, generate_dna
-from dnalm.model_archive import open_model
-from dnalm.model_inputs import pad_id_of
-from dnalm.model_loading import load_causal_lm
-from dnalm.outputs import atomic_outputs
-from dnalm.sequences import read_sequences
+from dnalm.inference.batches import pad_id_of
+from dnalm.inference.generation import GenerationSettings, generate_dna
+from dnalm.inference.loading import load_causal_lm
+from dnalm.io.model_archive import open_model
+from dnalm.io.outputs import atomic_outputs
+from dnalm.io.sequences import read_sequences
 
 
 def add_arguments(parser):

@@ -2,8 +2,8 @@
 
 import argparse
 
-from dnalm.model_inputs import LONG_SEQUENCE_POLICIES
-from dnalm.sequences import FORMATS
+from dnalm.inference.batches import LONG_SEQUENCE_POLICIES
+from dnalm.io.sequences import FORMATS
 
 
 def add_model_argument(parser):

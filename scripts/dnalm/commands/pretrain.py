@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 
 from dnalm.errors import DnalmError
-from dnalm.outputs import atomic_outputs
-from dnalm.pretraining.hardware import ATTENTION_CHOICES, PRECISIONS
-from dnalm.pretraining.presets import PRESETS
+from dnalm.io.outputs import atomic_outputs
+from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS
+from dnalm.training.presets import PRESETS
 
 EXPERTS_CHOICES = ("grouped_mm", "batched_mm", "eager")
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -84,9 +84,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    from dnalm.allocator import keep_freed_memory
-    from dnalm.device import announce_device
-    from dnalm.pretraining.multi_gpu import relaunch_if_several_gpus
+    from dnalm.runtime.allocator import keep_freed_memory
+    from dnalm.runtime.device import announce_device
+    from dnalm.runtime.multi_gpu import relaunch_if_several_gpus
 
     if sys.argv[1:2] == ["pretrain"]:
         exit_code = relaunch_if_several_gpus(sys.argv[1:])
@@ -118,12 +118,13 @@ def check_arguments(args):
 def pretrain(args):
     from transformers import set_seed
 
-    from dnalm.model_archive import open_model
-    from dnalm.pretraining import data as data_module
-    from dnalm.pretraining import presets, training
-    from dnalm.pretraining.hardware import attention_implementation, use_bf16
-    from dnalm.pretraining.multi_gpu import is_main_process
-    from dnalm.tokenizer import to_transformers
+    from dnalm.io.model_archive import open_model
+    from dnalm.runtime.hardware import attention_implementation, use_bf16
+    from dnalm.runtime.multi_gpu import is_main_process
+    from dnalm.tokenization.loading import to_transformers
+    from dnalm.training import data as data_module
+    from dnalm.training import presets
+    from dnalm.training import pretraining as training
 
     data = data_module.read_token_data(args.tokens)
     tokenizer = data.tokenizer
@@ -174,7 +175,7 @@ def pretrain(args):
 
 
 def training_settings(args):
-    from dnalm.pretraining.training import TrainingSettings
+    from dnalm.training.pretraining import TrainingSettings
 
     return TrainingSettings(
         epochs=args.epochs,
@@ -200,8 +201,8 @@ def training_settings(args):
 
 def write_outputs(args, trainer, hf_tokenizer, data, train_set, validation_set,
                   model_source, parameter_counts, settings, scratch):
-    from dnalm.model_archive import pack_model_directory
-    from dnalm.pretraining import metrics, report
+    from dnalm.io.model_archive import pack_model_directory
+    from dnalm.training import metrics, report
 
     rows = metrics.metrics_rows(trainer.state.log_history)
     model_dir = scratch / "model"
@@ -237,9 +238,9 @@ def report_sections(args, trainer, data, train_set, validation_set, model_source
     import torch
     import transformers
 
-    from dnalm.pretraining.metrics import best_epoch
-    from dnalm.pretraining.hardware import use_bf16
-    from dnalm.pretraining.training import format_seconds, micro_batching
+    from dnalm.runtime.hardware import use_bf16
+    from dnalm.training.metrics import best_epoch
+    from dnalm.training.pretraining import format_seconds, micro_batching
 
     lengths = data.lengths()
     config = trainer.model.config

@@ -7,20 +7,24 @@ Examples:
   dnalm score model.zip variants.tsv --ref-column ref --alt-column alt -o effects.tsv
 """
 
-from dnalm.commands.model_options import add_context_options, add_model_argument, add_sequence_options
+from dnalm.commands.model_options import (
+    add_context_options,
+    add_model_argument,
+    add_sequence_options,
+)
 from dnalm.errors import DnalmError
-from dnalm.model_archive import open_model
-from dnalm.model_inputs import (
+from dnalm.inference.batches import (
     fit_to_context,
     pad_id_of,
     special_token_ids,
     tokenize_records,
     tokenized_records,
 )
-from dnalm.model_loading import default_batch_size, load_causal_lm
-from dnalm.outputs import atomic_outputs
-from dnalm.scoring import score_pieces
-from dnalm.sequences import SequenceRecord, read_sequences
+from dnalm.inference.loading import default_batch_size, load_causal_lm
+from dnalm.inference.scoring import score_pieces
+from dnalm.io.model_archive import open_model
+from dnalm.io.outputs import atomic_outputs
+from dnalm.io.sequences import SequenceRecord, read_sequences
 
 SCORE_COLUMNS = ("id", "n_tokens", "log_likelihood", "log_likelihood_per_token", "perplexity")
 PAIR_COLUMNS = ("id", "ref_log_likelihood", "alt_log_likelihood", "delta_log_likelihood",

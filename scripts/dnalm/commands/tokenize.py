@@ -8,12 +8,22 @@ single nucleotides or your own tokenizer.json, and writes one row per sequence.
 from pathlib import Path
 
 from dnalm.errors import DnalmError
-from dnalm.outputs import atomic_outputs
-from dnalm.sequences import FORMATS, read_sequences
-from dnalm.tokenization import tokenize_to_table
-from dnalm.tokenize_summary import summary_rows, summary_text, write_histogram, write_summary_table
-from dnalm.tokenizer import BUNDLED, load_tokenizer
-from dnalm.windows import N_POLICIES, WindowCounts, genome_windows, with_reverse_complements
+from dnalm.io.outputs import atomic_outputs
+from dnalm.io.sequences import FORMATS, read_sequences
+from dnalm.io.windows import (
+    N_POLICIES,
+    WindowCounts,
+    genome_windows,
+    with_reverse_complements,
+)
+from dnalm.tokenization.encoding import tokenize_to_table
+from dnalm.tokenization.loading import BUNDLED, load_tokenizer
+from dnalm.tokenization.summary import (
+    summary_rows,
+    summary_text,
+    write_histogram,
+    write_summary_table,
+)
 
 DEFAULT_WINDOW = 200
 

@@ -5,8 +5,8 @@ Input options are those of ``dnalm tokenize``, genome mode included.
 """
 
 from dnalm.commands.tokenize import add_input_arguments, input_records
-from dnalm.outputs import atomic_outputs
-from dnalm.tokenizer_training import train_bpe_tokenizer
+from dnalm.io.outputs import atomic_outputs
+from dnalm.tokenization.bpe_training import train_bpe_tokenizer
 
 
 def add_arguments(parser):

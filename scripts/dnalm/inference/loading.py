@@ -17,8 +17,8 @@ Which class is loaded depends on the job:
 
 import torch
 
-from dnalm.device import announce_device
 from dnalm.errors import DnalmError
+from dnalm.runtime.device import announce_device
 
 
 def inference_device():

@@ -3,7 +3,7 @@
 Windows are non-overlapping, ``window`` bp long, and named after their source
 record and coordinates in the style of ``bedtools getfasta``: ``chr1:1000-1200``
 is 0-based and half-open (bases 1001..1200 in 1-based counting). Sequences
-arrive already uppercased by ``dnalm.sequences``, so soft-masked (lowercase)
+arrive already uppercased by ``dnalm.io.sequences``, so soft-masked (lowercase)
 repeats are kept as ordinary bases.
 
 Windows with N are either dropped (``drop``: the tutorial's choice) or avoided
@@ -14,7 +14,7 @@ than the window is dropped. ``WindowCounts`` says how many of each.
 import re
 from dataclasses import dataclass
 
-from dnalm.sequences import SequenceRecord
+from dnalm.io.sequences import SequenceRecord
 
 N_POLICIES = ("drop", "split")
 _N_RUN = re.compile("N+")

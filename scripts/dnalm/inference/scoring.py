@@ -17,7 +17,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dnalm.model_inputs import blocks, length_sorted_batches, pad_batch, unless_full
+from dnalm.inference.batches import (
+    blocks,
+    length_sorted_batches,
+    pad_batch,
+    unless_full,
+)
 
 
 @dataclass

@@ -22,8 +22,8 @@ import pyarrow as pa
 from tokenizers import Tokenizer
 
 from dnalm.errors import DnalmError
-from dnalm.token_table import IDS_COLUMN, ID_COLUMN, TokenTableWriter
-from dnalm.tokenizer import UNK
+from dnalm.io.token_table import ID_COLUMN, IDS_COLUMN, TokenTableWriter
+from dnalm.tokenization.special_tokens import UNK
 
 LENGTH_COLUMN = "length_bp"
 EXTRA_FIELDS = (pa.field(LENGTH_COLUMN, pa.int32()),)

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from dnalm.errors import DnalmError
-from dnalm.token_table import ID_COLUMN, IDS_COLUMN, read_token_table
-from dnalm.tokenizer import tokenizer_from_json
+from dnalm.io.token_table import ID_COLUMN, IDS_COLUMN, read_token_table
+from dnalm.tokenization.loading import tokenizer_from_json
 
 
 @dataclass

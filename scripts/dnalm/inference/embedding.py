@@ -13,7 +13,12 @@ import numpy as np
 import torch
 
 from dnalm.errors import DnalmError
-from dnalm.model_inputs import blocks, length_sorted_batches, pad_batch, unless_full
+from dnalm.inference.batches import (
+    blocks,
+    length_sorted_batches,
+    pad_batch,
+    unless_full,
+)
 
 POOLINGS = ("mean", "max", "last", "first")
 

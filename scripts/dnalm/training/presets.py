@@ -13,7 +13,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig
 
 from dnalm.errors import DnalmError
-from dnalm.model_archive import SUPPORTED_MODEL_TYPES
+from dnalm.io.model_archive import SUPPORTED_MODEL_TYPES
 
 # The tutorial's reduced Mixtral, copied from the Mistral-DNA repository.
 TUTORIAL_CONFIG = "data/configs/mixtral-dna-tutorial/config.json"

@@ -13,10 +13,8 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from dnalm.errors import DnalmError
-
-# DNABERT-2's special tokens, in id order: ids 0-4.
-SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
-UNK, CLS, SEP, PAD, MASK = SPECIAL_TOKENS
+from dnalm.tokenization.fixed_vocabularies import build_fixed_vocabulary_tokenizer
+from dnalm.tokenization.special_tokens import CLS, MASK, PAD, SEP, UNK
 
 BUNDLED = {"dnabert2": "data/tokenizers/dnabert2/tokenizer.json"}
 
@@ -34,8 +32,6 @@ def load_tokenizer(spec="dnabert2"):
     if spec in BUNDLED:
         return Tokenizer.from_file(str(bundled_tokenizer_path(spec)))
     if spec == "char" or spec.startswith("kmer:"):
-        from dnalm.vocabularies import build_fixed_vocabulary_tokenizer
-
         return build_fixed_vocabulary_tokenizer(spec)
     path = Path(spec)
     if not path.is_file():

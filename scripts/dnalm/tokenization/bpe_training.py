@@ -10,8 +10,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from dnalm.chunking import chunked
 from dnalm.errors import DnalmError
-from dnalm.tokenizer import SPECIAL_TOKENS, UNK
-from dnalm.vocabularies import cls_sep_template
+from dnalm.tokenization.fixed_vocabularies import cls_sep_template
+from dnalm.tokenization.special_tokens import SPECIAL_TOKENS, UNK
 
 ALPHABET = list("ACGTN")  # always in the vocabulary, even if N never occurs in training
 MIN_VOCAB_SIZE = len(SPECIAL_TOKENS) + len(ALPHABET)

@@ -20,12 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import (
+    EarlyStoppingCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnalm.errors import DnalmError
-from dnalm.pretraining.hardware import use_bf16
-from dnalm.pretraining.packing import IGNORE_INDEX, PackedCollator, auto_row_length
+from dnalm.runtime.hardware import use_bf16
+from dnalm.training.packing import IGNORE_INDEX, PackedCollator, auto_row_length
 
 CHECKPOINT_PREFIX = "checkpoint-"
 RUN_FILE = "dnalm_run.json"  # which run the checkpoints in a directory belong to

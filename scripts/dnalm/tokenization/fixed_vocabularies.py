@@ -14,7 +14,7 @@ import itertools
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 
 from dnalm.errors import DnalmError
-from dnalm.tokenizer import CLS, SEP, SPECIAL_TOKENS, UNK
+from dnalm.tokenization.special_tokens import CLS, SEP, SPECIAL_TOKENS, UNK
 
 NUCLEOTIDES = "ACGT"
 MAX_K = 10  # 4^10 = 1,048,576 words; larger vocabularies are not useful for a DNA LM

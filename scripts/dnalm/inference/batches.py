@@ -17,8 +17,8 @@ import torch
 
 from dnalm.chunking import chunked
 from dnalm.errors import DnalmError
-from dnalm.sequences import read_sequences
-from dnalm.token_table import read_token_table
+from dnalm.io.sequences import read_sequences
+from dnalm.io.token_table import read_token_table
 
 LONG_SEQUENCE_POLICIES = ("error", "truncate", "split")
 
@@ -221,7 +221,7 @@ def extra_columns(path, input_format=None, column=None):
     """
     import pandas as pd
 
-    from dnalm.sequences import DEFAULT_COLUMNS, detect_format
+    from dnalm.io.sequences import DEFAULT_COLUMNS, detect_format
 
     if is_token_table(path):
         import pyarrow.parquet as pq
