@@ -4,6 +4,8 @@ The browser test (tests/browser/test_tool_forms.py) checks the parameters a
 form shows; this also reaches those inside conditional branches it does not open.
 """
 
+import re
+import string
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -34,3 +36,95 @@ def test_every_input_has_a_label_and_help(tool_xml):
 def test_all_six_tools_are_checked():
     assert [p.stem for p in TOOLS] == ["dnalm_embed", "dnalm_generate", "dnalm_pretrain",
                                        "dnalm_score", "dnalm_tokenize", "dnalm_train_tokenizer"]
+
+
+# --- Galaxy conventions kept in one place (tools/macros.xml) ---------------------------------
+
+MACROS = ET.parse(Path(__file__).parent.parent / "tools" / "macros.xml").getroot()
+ALL_XML = TOOLS + [Path(__file__).parent.parent / "tools" / "macros.xml"]
+
+
+def macro(name):
+    found = [m for m in MACROS if m.get("name") == name]
+    assert len(found) == 1, f"macros.xml defines {name!r} {len(found)} times"
+    return found[0]
+
+
+def expands(element, name):
+    return any(e.get("macro") == name for e in element.iter("expand"))
+
+
+@pytest.mark.parametrize("tool_xml", TOOLS, ids=lambda p: p.stem)
+def test_every_tool_reports_the_dnalm_version(tool_xml):
+    tool = ET.parse(tool_xml).getroot()
+    assert [e.get("macro") for e in tool if e.tag == "expand"].count("version_command") == 1
+    assert macro("version_command").find("version_command").text == "dnalm --version"
+
+
+def regex_validators(xml):
+    return [v for v in ET.parse(xml).getroot().iter("validator") if v.get("type") == "regex"]
+
+
+@pytest.mark.parametrize("xml", ALL_XML, ids=lambda p: p.stem)
+def test_regex_validators_are_anchored(xml):
+    # Galaxy matches a regex validator from the start only: [^'"]* matches the empty prefix
+    # of any value, so without ^...$ it refuses nothing.
+    unanchored = [v.text for v in regex_validators(xml)
+                  if not (v.text.startswith("^") and v.text.endswith("$"))]
+    assert not unanchored, f"{xml.name}: unanchored regex validators {unanchored}"
+
+
+@pytest.mark.parametrize("xml", ALL_XML, ids=lambda p: p.stem)
+def test_every_text_parameter_is_checked(xml):
+    unchecked = [
+        param_name(p) for p in ET.parse(xml).getroot().iter("param")
+        if p.get("type") == "text"
+        and p.find("validator") is None and p.find("sanitizer") is None
+        and not expands(p, "column_name_sanitizer")
+    ]
+    assert not unchecked, f"{xml.name}: text parameters without validator or sanitizer {unchecked}"
+
+
+def sanitize(value, sanitizer):
+    """What Galaxy's ToolParameterSanitizer does with <valid> and no <mapping>."""
+    valid = sanitizer.find("valid")
+    allowed = ""
+    for preset in valid.get("initial").split(","):
+        allowed += getattr(string, preset.strip().removeprefix("string."))
+    allowed += "".join(add.get("value") for add in valid.findall("add"))
+    return "".join(c if c in allowed else sanitizer.get("invalid_char") for c in value)
+
+
+def test_quotes_tabs_and_backslashes_are_dropped_from_column_names():
+    sanitizer = macro("column_name_sanitizer").find("sanitizer")
+    assert sanitize("dn'a", sanitizer) == "dna"
+    assert sanitize('na"me', sanitizer) == "name"
+    assert sanitize("name'; rm -rf ~; '", sanitizer) == "name; rm -rf ; "
+    assert sanitize("a\tb\\c\n", sanitizer) == "abc"
+    for name in ["text", "sequence", "gene id", "#chrom", "exon/intron", "label_2 (a-b) [x]"]:
+        assert sanitize(name, sanitizer) == name
+
+
+def test_column_parameters_are_sanitised():
+    param = macro("column_param").find("param")
+    assert param.get("type") == "text" and expands(param, "column_name_sanitizer")
+
+
+@pytest.mark.parametrize("tool_xml", TOOLS, ids=lambda p: p.stem)
+def test_column_parameters_and_format_detection_come_from_macros(tool_xml):
+    tool = ET.parse(tool_xml).getroot()
+    inline_columns = [param_name(p) for p in tool.find("inputs").iter("param")
+                      if (param_name(p) or "").replace("-", "_").lstrip("_").endswith("column")]
+    assert not inline_columns, f"{tool_xml.name}: write {inline_columns} with the column macros"
+    command = tool.find("command").text
+    assert "is_of_type" not in command, f"{tool_xml.name}: detect formats with $sequence_format_option"
+    uses_defs = "$sequence_format_option(" in command or "$column_options(" in command
+    assert uses_defs == ("@SEQUENCE_INPUT_DEFS@" in command)
+
+
+def test_the_column_section_is_written_once():
+    tools = [ET.parse(t).getroot() for t in TOOLS]
+    sections = [s.get("name") for t in tools for s in t.find("inputs").iter("section")
+                if s.get("name") == "table"]
+    assert not sections, "the CSV/tabular section comes from <expand macro=\"table_section\">"
+    assert sum(expands(t.find("inputs"), "table_section") for t in tools) >= 3
