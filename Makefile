@@ -3,6 +3,7 @@
 #   make demo          the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
 #   make test          pytest, planemo lint, every tool's tests inside a real Galaxy
 #   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
+#   make gpu-check     the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
 #
 # Two virtual environments: .venv holds the dnalm package (what the tools run), and
 # .ci-work/galaxy-venv holds Galaxy and planemo. Galaxy finds dnalm through a
@@ -36,7 +37,7 @@ TESTED_WORKFLOWS := $(foreach wf,$(WORKFLOWS),\
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
 .PHONY: help venv galaxy demo test test-python lint test-galaxy test-tools test-workflows \
-	test-browser serve clean
+	test-browser serve clean gpu-check
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -136,6 +137,16 @@ test-workflows: venv galaxy
 
 test-browser: venv galaxy /usr/bin/chromium
 	$(GALAXY_VENV)/bin/python -m pytest -q $(BROWSER_TESTS)
+
+# --- the GPU proof ----------------------------------------------------------------------------
+
+# On a GPU machine with CUDA torch and transformers (no .venv there): `make gpu-check` runs
+# it with python3, nothing fetched. Here, on the CPU: `make gpu-check QUICK=1` (.venv's python).
+GPU_CHECK_OUT ?= out/gpu-check
+GPU_CHECK_PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
+
+gpu-check:
+	PYTHON=$(GPU_CHECK_PYTHON) bash bench/gpu_check.sh $(GPU_CHECK_OUT) $(if $(QUICK),--quick)
 
 # --- a local Galaxy for people ----------------------------------------------------------------
 

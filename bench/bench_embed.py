@@ -49,18 +49,26 @@ def parse_args():
     parser.add_argument("--experts", default=None, choices=["grouped_mm", "batched_mm", "eager"],
                         help="transformers MoE implementation for dnalm (default: transformers' choice)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--preset", default="tutorial",
+                        help="model architecture (default: the tutorial's; tiny for a quick check)")
+    parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args()
 
 
-def tutorial_model(device):
-    """MixtralForCausalLM from the tutorial's config.json, random init, float32."""
+def tutorial_model(device, preset="tutorial"):
+    """MixtralForCausalLM from the tutorial's config.json (or a dnalm preset), random init, float32."""
     from transformers import MixtralConfig, MixtralForCausalLM
 
-    config_path = resources.files("dnalm").joinpath("data/configs/mixtral-dna-tutorial/config.json")
-    config = json.loads(config_path.read_text())
-    config.pop("torch_dtype", None)
+    if preset == "tutorial":
+        config_path = resources.files("dnalm").joinpath("data/configs/mixtral-dna-tutorial/config.json")
+        config = MixtralConfig(**{k: v for k, v in json.loads(config_path.read_text()).items()
+                                  if k != "torch_dtype"})
+    else:
+        from dnalm.training.presets import preset_config
+
+        config = preset_config(preset)
     torch.manual_seed(0)
-    return MixtralForCausalLM(MixtralConfig(**config)).to(device=device, dtype=torch.float32).eval()
+    return MixtralForCausalLM(config).to(device=device, dtype=torch.float32).eval()
 
 
 def read_windows(path, count):
@@ -151,7 +159,7 @@ def main():
 
     tokenizer = load_tokenizer()
     records = read_windows(args.sequences, max(count, tutorial_count))
-    causal_lm = tutorial_model(device)
+    causal_lm = tutorial_model(device, args.preset)
     tutorial_rate = time_tutorial_loop(causal_lm, to_transformers(tokenizer),
                                        records[:tutorial_count], device)
 
@@ -163,7 +171,9 @@ def main():
 
     name = torch.cuda.get_device_name(device) if on_gpu else f"CPU, {torch.get_num_threads()} threads"
     experts = base.config._experts_implementation
-    print(f"device: {name}; model: tutorial preset Mixtral (hidden 256, 8 layers, 64 experts)")
+    config = base.config
+    print(f"device: {name}; model: {args.preset} preset Mixtral (hidden {config.hidden_size}, "
+          f"{config.num_hidden_layers} layers, {config.num_local_experts} experts)")
     print(f"data: {args.sequences}")
     print(f"{'method':<60}{'sequences':>10}{'seq/s':>9}{'seq/CPU-s':>11}")
     rows = [
@@ -175,6 +185,14 @@ def main():
         print(f"{label:<60}{number:>10}{wall:>9.1f}{cpu:>11.1f}")
     print(f"speed-up: {dnalm_rate[0] / tutorial_rate[0]:.2f}x wall-clock, "
           f"{dnalm_rate[1] / tutorial_rate[1]:.2f}x per CPU-second")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(
+            device=name, preset=args.preset, torch=torch.__version__, experts=experts,
+            batch_size=batch_size,
+            dtype=str(inference_dtype(device)).removeprefix("torch."),
+            tutorial_sequences=tutorial_count, tutorial_per_second=tutorial_rate[0],
+            dnalm_sequences=count, dnalm_per_second=dnalm_rate[0],
+            speedup=dnalm_rate[0] / tutorial_rate[0]), indent=1))
 
 if __name__ == "__main__":
     main()

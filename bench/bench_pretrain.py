@@ -13,6 +13,9 @@ process so that peak memory is its own.
   (``experts_implementation="eager"`` in transformers 5).
 * defaults   -- the same code on today's transformers defaults: grouped-GEMM experts,
   fused AdamW.
+* dnalm_bf16_experts -- (only when asked for with ``--recipes``) dnalm with the experts
+  of ``dnalm.runtime.autocast_experts``: grouped GEMMs in bf16 under autocast instead of
+  fp32 (on a GPU, one CUTLASS kernel instead of one matrix product per expert).
 * dnalm      -- ``dnalm pretrain``'s recipe: packed rows, grouped-GEMM experts, fused
   AdamW, the accumulation folded into larger micro-batches, the precision and
   attention kernels ``--precision auto`` / ``--attention auto`` pick on this
@@ -26,11 +29,16 @@ for a user; ``--baseline-precision bf16`` runs them in bf16 autocast instead,
 for a same-precision comparison.
 
 Reported: real (non-padding) tokens per second, the ratios, peak memory, and on
-a GPU the model FLOPs utilisation (MFU). Runs unchanged on CPU and GPU.
+a GPU the model FLOPs utilisation (MFU): training FLOPs per real token (6 x the
+active matmul weights + causal attention over each sequence) x tokens/s / the
+GPU's dense bf16 peak. Runs unchanged on CPU and GPU. ``--json`` writes the
+figures; ``--profile`` runs one more dnalm step under torch.profiler and writes
+where its time goes (top kernels).
 
     .venv/bin/python bench/bench_pretrain.py                  # tutorial preset, ~11 min on 2 cores
     .venv/bin/python bench/bench_pretrain.py --gradient-accumulation 4 --steps 4   # ~3 min
     .venv/bin/python bench/bench_pretrain.py --compile --recipes dnalm
+    python3 bench/bench_pretrain.py --steps 2 --json pretrain.json --profile profile.txt   # GPU
 """
 
 import argparse
@@ -43,14 +51,22 @@ import time
 from pathlib import Path
 
 import torch
-from dnalm.runtime.hardware import PRECISIONS, attention_implementation, use_bf16
+from dnalm.runtime.hardware import (
+    PRECISIONS,
+    attention_implementation,
+    precision_reason,
+    use_bf16,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_FASTA = HERE.parent / "tests" / "data" / "pretrain_windows.fa"
 RECIPES = ("published", "defaults", "dnalm")
-# Dense bf16 tensor-core peak (TFLOP/s) for MFU, by GPU name.
-PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
-                    "A10": 125.0, "RTX 4090": 165.0, "RTX 3090": 71.0}
+EXTRA_RECIPES = ("dnalm_bf16_experts",)  # dnalm with dnalm.runtime.autocast_experts
+# Dense bf16 tensor-core peak (TFLOP/s) for MFU, by GPU name; the first name found wins.
+PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.0, "H200": 989.0,
+                    "GH200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,
+                    "RTX 4090": 165.0, "RTX 3090": 71.0}
+PROFILE_ROWS = 30
 
 
 def parse_args(argv=None):
@@ -68,6 +84,8 @@ def parse_args(argv=None):
     parser.add_argument("--baseline-precision", choices=("fp32", "bf16"),
                         help="the tutorial recipes' precision on a CPU (default fp32; GPU: bf16)")
     parser.add_argument("--recipes", default=",".join(RECIPES))
+    parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--profile", help="profile one more dnalm step; write its top kernels here")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one recipe, print JSON
     return parser.parse_args(argv)
 
@@ -84,9 +102,9 @@ def load_windows(fasta, count):
 
 
 class StepTimer:
-    """A Trainer callback timing the steps after the warm-up, with the tokens they saw."""
+    """A Trainer callback timing steps ``warmup + 1 .. last``, with the tokens they saw."""
 
-    def __init__(self, warmup):
+    def __init__(self, warmup, last):
         from transformers import TrainerCallback
 
         outer = self
@@ -97,12 +115,62 @@ class StepTimer:
                     torch.cuda.synchronize()
                 if state.global_step == warmup:
                     outer.start = (time.perf_counter(), state.num_input_tokens_seen)
-                outer.end = (time.perf_counter(), state.num_input_tokens_seen)
+                if state.global_step <= last:
+                    outer.end = (time.perf_counter(), state.num_input_tokens_seen)
 
         self.callback = Callback()
 
     def tokens_per_second(self):
         return (self.end[1] - self.start[1]) / (self.end[0] - self.start[0])
+
+
+class StepProfiler:
+    """A Trainer callback running torch.profiler over optimiser step ``step + 1``."""
+
+    def __init__(self, step, path):
+        from transformers import TrainerCallback
+
+        outer = self
+        self.path = path
+
+        class Callback(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kwargs):
+                if state.global_step == step:
+                    outer.start()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step == step + 1:
+                    outer.stop()
+
+        self.callback = Callback()
+
+    def start(self):
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU]
+        if torch.cuda.is_available():
+            activities.append(ProfilerActivity.CUDA)
+            torch.cuda.synchronize()
+        self.profiler = profile(activities=activities)
+        self.profiler.__enter__()
+        self.started = time.perf_counter()
+
+    def stop(self):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - self.started
+        self.profiler.__exit__(None, None, None)
+        on_gpu = torch.cuda.is_available()
+        sort_by = "self_device_time_total" if on_gpu else "self_cpu_time_total"
+        events = self.profiler.key_averages()
+        table = events.table(sort_by=sort_by, row_limit=PROFILE_ROWS, max_name_column_width=70)
+        busy = sum(getattr(e, sort_by) for e in events) / 1e6  # microseconds -> seconds
+        where = "GPU kernels" if on_gpu else "CPU operators (self time, all threads)"
+        Path(self.path).write_text(
+            f"one dnalm optimiser step under torch.profiler: {seconds:.3f} s wall-clock, "
+            f"{busy:.3f} s in {where}\n"
+            f"(GPU busy / wall < 1 means the GPU waits for the CPU: launches, syncs)\n\n"
+            f"{table}\n")
 
 
 def run_one(args, recipe):
@@ -120,7 +188,8 @@ def run_one(args, recipe):
         set_seed,
     )
 
-    n_steps = args.warmup + args.steps
+    profile = bool(args.profile) and recipe == "dnalm"
+    n_steps = args.warmup + args.steps + (1 if profile else 0)
     n_sequences = n_steps * args.batch_size * args.gradient_accumulation
     tokenizer, sequences = load_windows(args.fasta, n_sequences)
     hf_tokenizer = to_transformers(tokenizer)
@@ -128,14 +197,19 @@ def run_one(args, recipe):
     set_seed(0)
     on_gpu = torch.cuda.is_available()
     micro, accumulation = args.batch_size, args.gradient_accumulation
-    if recipe == "dnalm":
+    if recipe.startswith("dnalm"):
         keep_freed_memory()
         bf16 = use_bf16(args.precision)
         # dnalm folds the accumulation into larger micro-batches: the same updates.
         micro, accumulation = micro_batching(TrainingSettings(
             batch_size=args.batch_size, gradient_accumulation=args.gradient_accumulation))
+        experts = "grouped_mm"
+        if recipe == "dnalm_bf16_experts":
+            from dnalm.runtime import autocast_experts
+
+            experts = autocast_experts.register()
         model = presets.build_model(config, attention=attention_implementation("auto", bf16),
-                                    experts="grouped_mm")
+                                    experts=experts)
         dataset = SequenceDataset(sequences)
         row_length = args.row_length or auto_row_length([len(s) for s in sequences])
         collator = PackedCollator(hf_tokenizer.pad_token_id, row_length, fixed_width=args.compile)
@@ -149,7 +223,10 @@ def run_one(args, recipe):
         dataset = SequenceDataset(sequences)
         collator = DataCollatorForLanguageModeling(tokenizer=hf_tokenizer, mlm=False)
         optim = "adamw_torch" if recipe == "published" else "adamw_torch_fused"
-    timer = StepTimer(args.warmup)
+    timer = StepTimer(args.warmup, args.warmup + args.steps)
+    callbacks = [timer.callback]
+    if profile:
+        callbacks.append(StepProfiler(args.warmup + args.steps, args.profile).callback)
     arguments = TrainingArguments(
         output_dir=os.environ.get("TMPDIR", "/tmp") + f"/bench_pretrain_{recipe}",
         max_steps=n_steps,
@@ -160,7 +237,7 @@ def run_one(args, recipe):
         optim=optim,
         bf16=bf16,
         use_cpu=not on_gpu,
-        torch_compile=args.compile and recipe == "dnalm",
+        torch_compile=args.compile and recipe.startswith("dnalm"),
         save_strategy="no",
         eval_strategy="no",
         logging_strategy="no",
@@ -172,7 +249,7 @@ def run_one(args, recipe):
         dataloader_drop_last=True,
     )
     trainer = Trainer(model=model, args=arguments, train_dataset=dataset, data_collator=collator,
-                      processing_class=hf_tokenizer, callbacks=[timer.callback])
+                      processing_class=hf_tokenizer, callbacks=callbacks)
     if on_gpu:
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
@@ -185,6 +262,10 @@ def run_one(args, recipe):
     return dict(recipe=recipe, tokens_per_second=speed, peak_memory_gib=peak_memory,
                 flops_per_token=flops_per_token(model.config, active, sequences),
                 bf16=bf16, attention=model.config._attn_implementation,
+                precision_reason=precision_reason(args.precision) if recipe.startswith("dnalm") else
+                ("GPU" if on_gpu else "asked" if args.baseline_precision else "tutorial on a CPU"),
+                micro_batch=micro, accumulation=accumulation,
+                experts=getattr(model.config, "_experts_implementation", None),
                 compile=arguments.torch_compile)
 
 
@@ -212,10 +293,14 @@ def main(argv=None):
         return
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
         f"CPU, {torch.get_num_threads()} threads")
+    import transformers
+
     print(f"preset {args.preset}, batch {args.batch_size} x accumulation "
           f"{args.gradient_accumulation}, {args.steps} timed steps after "
-          f"{args.warmup} warm-up; torch {torch.__version__}; {device}", flush=True)
+          f"{args.warmup} warm-up; torch {torch.__version__}, transformers "
+          f"{transformers.__version__}; {device}", flush=True)
     results = {}
+    peak = peak_tflops()
     for recipe in args.recipes.split(","):
         command = [sys.executable, __file__, "--one", recipe, *(argv or sys.argv[1:])]
         completed = subprocess.run(command, capture_output=True, text=True)
@@ -226,17 +311,27 @@ def main(argv=None):
         result = results[recipe]
         line = (f"{recipe:10s} {result['tokens_per_second']:10,.0f} real tokens/s   "
                 f"peak memory {result['peak_memory_gib']:.2f} GiB   "
-                f"{'bf16' if result['bf16'] else 'fp32'}, {result['attention']} attention")
-        peak = peak_tflops()
+                f"{'bf16' if result['bf16'] else 'fp32'} ({result['precision_reason']}), "
+                f"{result['attention']} attention, {result['experts']} experts, "
+                f"micro-batch {result['micro_batch']} x {result['accumulation']}")
         if peak:
-            mfu = result["tokens_per_second"] * result["flops_per_token"] / (peak * 1e12)
-            line += f"   MFU {100 * mfu:.1f}%"
+            result["mfu"] = result["tokens_per_second"] * result["flops_per_token"] / (peak * 1e12)
+            line += f"   MFU {100 * result['mfu']:.1f}%"
         print(line, flush=True)
-    if "dnalm" in results:
-        ours = results["dnalm"]["tokens_per_second"]
+    for ours in ("dnalm", *EXTRA_RECIPES):
+        if ours not in results:
+            continue
         for recipe in ("published", "defaults"):
             if recipe in results:
-                print(f"dnalm / {recipe}: {ours / results[recipe]['tokens_per_second']:.2f}x")
+                ratio = results[ours]["tokens_per_second"] / results[recipe]["tokens_per_second"]
+                results[ours][f"speedup_over_{recipe}"] = ratio
+                print(f"{ours} / {recipe}: {ratio:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(
+            preset=args.preset, batch_size=args.batch_size,
+            gradient_accumulation=args.gradient_accumulation, steps=args.steps,
+            device=device, peak_bf16_tflops=peak, torch=torch.__version__,
+            transformers=transformers.__version__, recipes=results), indent=1))
 
 
 if __name__ == "__main__":

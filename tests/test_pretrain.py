@@ -297,12 +297,28 @@ def test_precision_and_attention_follow_the_hardware():
 
     assert (use_bf16("fp32"), use_bf16("bf16")) == (False, True)
     on_gpu = torch.cuda.is_available()
-    expected = torch.cuda.is_bf16_supported() if on_gpu else torch.cpu._is_amx_tile_supported()
+    cpu_bf16 = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    expected = torch.cuda.is_bf16_supported() if on_gpu else cpu_bf16
     assert use_bf16("auto") == expected
     # PyTorch's CPU flash-attention backward is slow in bf16: eager attention there.
     assert attention_implementation("auto", bf16=True) == ("sdpa" if on_gpu else "eager")
     assert attention_implementation("auto", bf16=False) == "sdpa"
     assert attention_implementation("sdpa", bf16=True) == "sdpa"
+
+
+@pytest.mark.parametrize("amx, avx512_bf16, expected", [
+    (True, True, (True, "AMX")),
+    (False, True, (True, "AVX512-BF16")),  # e.g. AMD EPYC (Zen 4): faster in bf16 (issue 12)
+    (False, False, (False, "no bf16 matrix instructions on this CPU")),
+])
+def test_cpu_precision_follows_its_bf16_instructions(monkeypatch, amx, avx512_bf16, expected):
+    from dnalm.runtime import hardware
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert (hardware.use_bf16("auto"), hardware.precision_reason("auto")) == expected
+    assert hardware.use_bf16("fp32") is False and hardware.precision_reason("fp32") == "asked"
 
 
 def test_flash_attention_is_chosen_on_a_gpu_where_installed(monkeypatch):

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The GPU proof of issue 12 in one command, under 8 minutes on one H100/H200:
+#
+#   1. gpu-tests       pytest's GPU-marked tests (tests/test_gpu.py)
+#   2. pretrain-bench  bench/bench_pretrain.py, tutorial preset, batch 32 x accumulation 50:
+#                      published recipe, today's defaults, dnalm (tokens/s, MFU, peak memory),
+#                      and dnalm with bf16 grouped-GEMM experts (dnalm.runtime.autocast_experts),
+#                      plus a torch.profiler table of one dnalm step
+#   3. embed-bench     bench/bench_embed.py: dnalm embed vs the tutorial's loop
+#   4. train           dnalm tokenize + pretrain, tutorial preset, on 20,000 real hg38 windows
+#                      for a fixed time budget (3 minutes; less if the run is late)
+#   5. probe           bench/bench_probe.py: linear probe on GUE prom_core_tata, beside 6-mer
+#                      frequencies and the same model randomly initialised
+#
+# Each step prints one line (status, seconds, figures). OUTDIR receives at most 6 files:
+# summary.md (the table for bench/RESULTS.md), results.json, log.txt (everything),
+# pytest.xml, profile.txt, pretrain_metrics.tsv. Work files go to a temporary folder.
+#
+# Usage:  bench/gpu_check.sh OUTDIR [--quick]
+#   --quick  the same steps, small (tiny preset, few steps, small slices), on the CPU in a few
+#            minutes; the GPU tests then run on the CPU too (DNALM_TEST_DEVICE=cpu, a subset).
+#
+# It needs only python3 with torch, transformers, tokenizers, safetensors, accelerate, pyarrow,
+# numpy, pandas, matplotlib and pytest (the device image has them all): dnalm itself is
+# installed with `pip install --no-deps --no-build-isolation --target` into the work folder
+# (or, where pip cannot build it, used from scripts/), plus any wheels in .whl/ (none needed).
+# Nothing is downloaded.
+#
+# On the device (the device tool, from the repository root; .whl only if it holds wheels):
+#   run(command="bash bench/gpu_check.sh $OUT", timeout_s=560)
+# Environment: PYTHON (default python3), GPU_CHECK_BUDGET_S (default 480: the training's time
+# budget shrinks so that the whole run ends within it), GPU_CHECK_TRAIN_MINUTES (default 3).
+
+set -uo pipefail
+
+if [ $# -lt 1 ] || [ "${1:0:1}" = "-" ]; then
+    sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
+    exit 2
+fi
+mkdir -p "$1" || exit 2
+OUT=$(cd "$1" && pwd)
+QUICK=0
+[ "${2:-}" = "--quick" ] && QUICK=1
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=${PYTHON:-python3}
+BUDGET_S=${GPU_CHECK_BUDGET_S:-480}
+TRAIN_MINUTES=${GPU_CHECK_TRAIN_MINUTES:-3}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dnalm_gpu_check.XXXXXX")
+LOG=$OUT/log.txt
+START=$SECONDS
+FAILED=0
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export MPLBACKEND=Agg TMPDIR=$WORK
+cd "$REPO" || exit 2
+: > "$LOG"
+
+say() { echo "$*" | tee -a "$LOG"; }
+
+# step NAME CAP_SECONDS COMMAND...: run it with its output in the log, then one line.
+step() {
+    local name=$1 cap=$2 begin=$SECONDS rc status figures
+    shift 2
+    echo "=== $name: $*" >> "$LOG"
+    timeout --kill-after=15 "$cap" "$@" >> "$LOG" 2>&1
+    rc=$?
+    case $rc in
+        0) status=ok ;;
+        124|137) status="TIMED OUT (${cap} s)" ;;
+        *) status="FAILED (exit $rc)" ;;
+    esac
+    [ $rc -eq 0 ] || FAILED=1
+    printf '%s\t%s\t%s\n' "$name" "$status" "$((SECONDS - begin))" >> "$WORK/steps.tsv"
+    figures=$("$PYTHON" bench/gpu_check_report.py line "$name" "$WORK" "$OUT" 2>&1 | tail -1)
+    say "$(printf 'step %-15s %-18s %4d s  (at %3d s)  %s' "$name" "$status" \
+        "$((SECONDS - begin))" "$((SECONDS - START))" "$figures")"
+    return $rc
+}
+
+# --- install: dnalm without dependencies, plus carried wheels --------------------------------
+SITE=$WORK/site
+[ -e "$REPO/build" ] && KEEP_BUILD=1 || KEEP_BUILD=0
+if "$PYTHON" -m pip install -q --no-index --no-deps --no-build-isolation --no-compile \
+        --target "$SITE" "$REPO" >> "$LOG" 2>&1; then
+    INSTALL="pip install --no-deps"
+else
+    INSTALL="scripts/ on PYTHONPATH (pip could not build dnalm here)"
+    mkdir -p "$SITE" && ln -sfn "$REPO/scripts/dnalm" "$SITE/dnalm"
+fi
+[ $KEEP_BUILD = 1 ] || rm -rf "$REPO/build"  # pip's in-tree build folder, if it made one
+if compgen -G "$REPO/.whl/*.whl" > /dev/null; then
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$SITE" \
+        "$REPO"/.whl/*.whl >> "$LOG" 2>&1 || say "warning: the wheels in .whl/ did not install"
+    INSTALL="$INSTALL + $(ls "$REPO"/.whl/*.whl | wc -l) carried wheel(s)"
+fi
+export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
+MODE=$([ $QUICK = 1 ] && echo "--quick (CPU)" || echo "full")
+"$PYTHON" - "$WORK/environment.json" "$MODE" "$INSTALL" <<'EOF' 2>&1 | tee -a "$LOG"
+import datetime, json, platform, sys
+import dnalm, torch, transformers
+device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+          else f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} threads")
+info = dict(mode=sys.argv[2], install=sys.argv[3], device=device, torch=torch.__version__,
+            transformers=transformers.__version__, python=platform.python_version(),
+            date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            dnalm=dnalm.__file__)
+open(sys.argv[1], "w").write(json.dumps(info))
+print(f"gpu_check {info['mode']}: {device}; torch {info['torch']}, transformers "
+      f"{info['transformers']}, python {info['python']}; dnalm from {dnalm.__file__} "
+      f"({sys.argv[3]})")
+EOF
+[ -s "$WORK/environment.json" ] || { say "gpu_check: dnalm, torch or transformers cannot be imported"; exit 1; }
+
+# --- data: the 20,000 real hg38 windows (exon + intron), ids made unique ---------------------
+if [ $QUICK = 1 ]; then take() { head -n 400; }; else take() { cat; }; fi
+{ gzip -dc bench/data/hg38_exon_windows_201bp.fa.gz | take | sed 's/^>/>exon_/'
+  gzip -dc bench/data/hg38_intron_windows_201bp.fa.gz | take | sed 's/^>/>intron_/'; } \
+    > "$WORK/windows.fa"
+
+# --- 1. GPU tests ----------------------------------------------------------------------------
+PYTEST=("$PYTHON" -m pytest -q -p no:cacheprovider -o junit_family=legacy -m gpu
+        --junitxml="$OUT/pytest.xml" tests/test_gpu.py)
+if [ $QUICK = 1 ]; then
+    step gpu-tests 600 env DNALM_TEST_DEVICE=cpu "${PYTEST[@]}" \
+        -k "attention_auto or grouped_mm or (packed_rows and fp32)"
+else
+    step gpu-tests 240 "${PYTEST[@]}"
+fi
+
+# --- 2. pretraining speed --------------------------------------------------------------------
+BENCH=("$PYTHON" bench/bench_pretrain.py --fasta "$WORK/windows.fa" --json "$WORK/pretrain.json"
+       --profile "$OUT/profile.txt" --recipes published,defaults,dnalm,dnalm_bf16_experts)
+if [ $QUICK = 1 ]; then
+    step pretrain-bench 600 "${BENCH[@]}" --preset tiny --batch-size 16 \
+        --gradient-accumulation 2 --steps 1
+else
+    step pretrain-bench 240 "${BENCH[@]}" --preset tutorial --batch-size 32 \
+        --gradient-accumulation 50 --steps 2 --warmup 1
+fi
+
+# --- 3. embedding speed ----------------------------------------------------------------------
+EMBED=("$PYTHON" bench/bench_embed.py --sequences "$WORK/windows.fa" --json "$WORK/embed.json")
+if [ $QUICK = 1 ]; then
+    step embed-bench 300 "${EMBED[@]}" --preset tiny --count 64 --tutorial-count 16 --batch-size 32
+else
+    step embed-bench 150 "${EMBED[@]}"
+fi
+
+# --- 4. a short real training ----------------------------------------------------------------
+if [ $QUICK = 1 ]; then
+    PRESET=tiny MINUTES=0.1 EXTRA=(--epochs 2 --gradient-accumulation 2)
+else
+    PRESET=tutorial EXTRA=()
+    # What is left of the budget, less ~100 s for tokenizing, the last save and the probe.
+    MINUTES=$(awk -v left=$((BUDGET_S - (SECONDS - START) - 100)) -v most="$TRAIN_MINUTES" \
+        'BEGIN { m = left / 60; if (m > most) m = most; if (m < 0.5) m = 0.5; printf "%.2f", m }')
+    [ "$MINUTES" = "$(printf '%.2f' "$TRAIN_MINUTES")" ] ||
+        say "(the training gets $MINUTES min instead of $TRAIN_MINUTES: the run is late)"
+fi
+train() {
+    "$PYTHON" -m dnalm tokenize "$WORK/windows.fa" -o "$WORK/tokens.parquet" &&
+    "$PYTHON" -m dnalm pretrain "$WORK/tokens.parquet" -o "$WORK/model.zip" --preset "$PRESET" \
+        --time-budget "$MINUTES" "${EXTRA[@]}" --metrics "$OUT/pretrain_metrics.tsv" \
+        --checkpoint-dir "$WORK/checkpoints" &&
+    rm -rf "$WORK/checkpoints" &&
+    "$PYTHON" bench/gpu_check_report.py train-figures "$OUT/pretrain_metrics.tsv" "$PRESET" \
+        "$MINUTES" "$WORK/train.json"
+}
+step train $(awk -v m="$MINUTES" 'BEGIN { printf "%d", m * 60 + 150 }') train
+
+# --- 5. linear probe -------------------------------------------------------------------------
+if [ -f "$WORK/model.zip" ]; then
+    PROBE=("$PYTHON" bench/bench_probe.py "$WORK/model.zip" --json "$WORK/probe.json")
+    [ $QUICK = 1 ] && PROBE+=(--limit 300)
+    step probe 150 "${PROBE[@]}"
+else
+    say "step probe           skipped: the training made no model"
+    FAILED=1
+fi
+
+# --- summary ---------------------------------------------------------------------------------
+say ""
+"$PYTHON" bench/gpu_check_report.py summary "$WORK" "$OUT" >> "$LOG" 2>&1
+say "gpu_check: $((SECONDS - START)) s in all; figures in $OUT/summary.md and results.json"
+rm -rf "$WORK"
+exit $FAILED
