@@ -29,7 +29,9 @@
 # On the device (the device tool, from the repository root; .whl only if it holds wheels):
 #   run(command="bash bench/gpu_check.sh $OUT", timeout_s=560)
 # Environment: PYTHON (default python3), GPU_CHECK_BUDGET_S (default 480: the training's time
-# budget shrinks so that the whole run ends within it), GPU_CHECK_TRAIN_MINUTES (default 3).
+# budget shrinks so that the whole run ends within it), GPU_CHECK_TRAIN_MINUTES (default 3),
+# GPU_CHECK_COMPILE=1 (also bench the dnalm recipes with torch.compile; the training then
+# gets less time unless the budget is raised).
 
 set -uo pipefail
 
@@ -46,6 +48,8 @@ PYTHON=${PYTHON:-python3}
 BUDGET_S=${GPU_CHECK_BUDGET_S:-480}
 TRAIN_MINUTES=${GPU_CHECK_TRAIN_MINUTES:-3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dnalm_gpu_check.XXXXXX")
+CHECKPOINTS=$WORK/checkpoints
+trap 'rm -rf "$WORK" "$CHECKPOINTS"' EXIT
 LOG=$OUT/log.txt
 START=$SECONDS
 FAILED=0
@@ -121,7 +125,7 @@ PYTEST=("$PYTHON" -m pytest -q -p no:cacheprovider -o junit_family=legacy -m gpu
         --junitxml="$OUT/pytest.xml" tests/test_gpu.py)
 if [ $QUICK = 1 ]; then
     step gpu-tests 600 env DNALM_TEST_DEVICE=cpu "${PYTEST[@]}" \
-        -k "attention_auto or grouped_mm or (packed_rows and fp32)"
+        -k "attention_auto or (grouped_mm and fp32-weights-bf16-autocast) or (packed_rows and fp32)"
 else
     step gpu-tests 240 "${PYTEST[@]}"
 fi
@@ -135,6 +139,14 @@ if [ $QUICK = 1 ]; then
 else
     step pretrain-bench 240 "${BENCH[@]}" --preset tutorial --batch-size 32 \
         --gradient-accumulation 50 --steps 2 --warmup 1
+fi
+
+# Optional (GPU_CHECK_COMPILE=1): the dnalm recipes again with torch.compile (minutes of compiling).
+if [ "${GPU_CHECK_COMPILE:-0}" = 1 ]; then
+    step compile-bench 300 "$PYTHON" bench/bench_pretrain.py --fasta "$WORK/windows.fa" \
+        --json "$WORK/compile.json" --recipes dnalm,dnalm_bf16_experts --compile \
+        $([ $QUICK = 1 ] && echo "--preset tiny --batch-size 16 --gradient-accumulation 2 --steps 1" \
+          || echo "--preset tutorial --steps 2 --warmup 1")
 fi
 
 # --- 3. embedding speed ----------------------------------------------------------------------
@@ -156,12 +168,17 @@ else
     [ "$MINUTES" = "$(printf '%.2f' "$TRAIN_MINUTES")" ] ||
         say "(the training gets $MINUTES min instead of $TRAIN_MINUTES: the run is late)"
 fi
+# Checkpoints (every epoch, ~1.3 GB each for the tutorial model) in memory where there is room.
+if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+        [ "$(df -Pk /dev/shm | awk 'NR == 2 { print $4 }')" -gt 8000000 ]; then
+    CHECKPOINTS=$(mktemp -d /dev/shm/dnalm_gpu_check.XXXXXX)
+fi
 train() {
     "$PYTHON" -m dnalm tokenize "$WORK/windows.fa" -o "$WORK/tokens.parquet" &&
     "$PYTHON" -m dnalm pretrain "$WORK/tokens.parquet" -o "$WORK/model.zip" --preset "$PRESET" \
         --time-budget "$MINUTES" "${EXTRA[@]}" --metrics "$OUT/pretrain_metrics.tsv" \
-        --checkpoint-dir "$WORK/checkpoints" &&
-    rm -rf "$WORK/checkpoints" &&
+        --checkpoint-dir "$CHECKPOINTS/run" &&
+    rm -rf "$CHECKPOINTS" &&
     "$PYTHON" bench/gpu_check_report.py train-figures "$OUT/pretrain_metrics.tsv" "$PRESET" \
         "$MINUTES" "$WORK/train.json"
 }
@@ -181,5 +198,4 @@ fi
 say ""
 "$PYTHON" bench/gpu_check_report.py summary "$WORK" "$OUT" >> "$LOG" 2>&1
 say "gpu_check: $((SECONDS - START)) s in all; figures in $OUT/summary.md and results.json"
-rm -rf "$WORK"
 exit $FAILED

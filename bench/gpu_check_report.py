@@ -55,8 +55,8 @@ def gpu_tests_line(work, out):
     return line + (f" ({', '.join(failed)})" if failed else "")
 
 
-def pretrain_line(work, out):
-    figures = load(Path(work) / "pretrain.json")
+def pretrain_line(work, out, name="pretrain.json"):
+    figures = load(Path(work) / name)
     if not figures:
         return "no figures"
     parts = []
@@ -101,8 +101,13 @@ def probe_line(work, out):
         figures["kmer"]["test_accuracy"]))
 
 
-LINES = {"gpu-tests": gpu_tests_line, "pretrain-bench": pretrain_line, "embed-bench": embed_line,
-         "train": train_line, "probe": probe_line}
+def compile_line(work, out):
+    return pretrain_line(work, out, "compile.json")
+
+
+LINES = {"gpu-tests": gpu_tests_line, "pretrain-bench": pretrain_line,
+         "compile-bench": compile_line, "embed-bench": embed_line, "train": train_line,
+         "probe": probe_line}
 
 
 def training_figures(metrics_tsv, preset, minutes):
@@ -138,6 +143,7 @@ def summary(work, out):
     results = {"environment": environment, "steps": steps,
                "gpu_tests": pytest_figures(out / "pytest.xml"),
                "pretrain_bench": load(work / "pretrain.json"),
+               "compile_bench": load(work / "compile.json"),
                "embed_bench": load(work / "embed.json"),
                "train": load(work / "train.json"), "probe": load(work / "probe.json")}
     (out / "results.json").write_text(json.dumps(results, indent=1))

