@@ -31,7 +31,8 @@
 # Environment: PYTHON (default python3), GPU_CHECK_BUDGET_S (default 480: the training's time
 # budget shrinks so that the whole run ends within it), GPU_CHECK_TRAIN_MINUTES (default 3),
 # GPU_CHECK_COMPILE=1 (also bench the dnalm recipes with torch.compile; the training then
-# gets less time unless the budget is raised).
+# gets less time unless the budget is raised), GPU_CHECK_STEPS (the steps to run, default
+# gpu-tests,pretrain-bench,embed-bench,train,probe).
 
 set -uo pipefail
 
@@ -59,13 +60,20 @@ cd "$REPO" || exit 2
 : > "$LOG"
 
 say() { echo "$*" | tee -a "$LOG"; }
+STEPS=,${GPU_CHECK_STEPS:-gpu-tests,pretrain-bench,embed-bench,train,probe},
+wanted() { [[ $STEPS == *",$1,"* ]]; }
 
 # step NAME CAP_SECONDS COMMAND...: run it with its output in the log, then one line.
+# A shell function as COMMAND gets its cap in STEP_CAP (timeout cannot run a function).
 step() {
     local name=$1 cap=$2 begin=$SECONDS rc status figures
     shift 2
     echo "=== $name: $*" >> "$LOG"
-    timeout --kill-after=15 "$cap" "$@" >> "$LOG" 2>&1
+    if declare -F "$1" > /dev/null; then
+        STEP_CAP=$cap "$@" >> "$LOG" 2>&1
+    else
+        timeout --kill-after=15 "$cap" "$@" >> "$LOG" 2>&1
+    fi
     rc=$?
     case $rc in
         0) status=ok ;;
@@ -121,6 +129,7 @@ if [ $QUICK = 1 ]; then take() { head -n 400; }; else take() { cat; }; fi
     > "$WORK/windows.fa"
 
 # --- 1. GPU tests ----------------------------------------------------------------------------
+wanted gpu-tests && {
 PYTEST=("$PYTHON" -m pytest -q -p no:cacheprovider -o junit_family=legacy -m gpu
         --junitxml="$OUT/pytest.xml" tests/test_gpu.py)
 if [ $QUICK = 1 ]; then
@@ -129,37 +138,42 @@ if [ $QUICK = 1 ]; then
 else
     step gpu-tests 240 "${PYTEST[@]}"
 fi
+}
 
 # --- 2. pretraining speed --------------------------------------------------------------------
+wanted pretrain-bench && {
 BENCH=("$PYTHON" bench/bench_pretrain.py --fasta "$WORK/windows.fa" --json "$WORK/pretrain.json"
        --profile "$OUT/profile.txt" --recipes published,defaults,dnalm,dnalm_bf16_experts)
 if [ $QUICK = 1 ]; then
-    step pretrain-bench 600 "${BENCH[@]}" --preset tiny --batch-size 16 \
+    step pretrain-bench 600 "${BENCH[@]}" --preset tiny --batch-size 8 \
         --gradient-accumulation 2 --steps 1
 else
     step pretrain-bench 240 "${BENCH[@]}" --preset tutorial --batch-size 32 \
         --gradient-accumulation 50 --steps 2 --warmup 1
 fi
+}
 
 # Optional (GPU_CHECK_COMPILE=1): the dnalm recipes again with torch.compile (minutes of compiling).
 if [ "${GPU_CHECK_COMPILE:-0}" = 1 ]; then
     step compile-bench 300 "$PYTHON" bench/bench_pretrain.py --fasta "$WORK/windows.fa" \
         --json "$WORK/compile.json" --recipes dnalm,dnalm_bf16_experts --compile \
-        $([ $QUICK = 1 ] && echo "--preset tiny --batch-size 16 --gradient-accumulation 2 --steps 1" \
+        $([ $QUICK = 1 ] && echo "--preset tiny --batch-size 8 --gradient-accumulation 2 --steps 1" \
           || echo "--preset tutorial --steps 2 --warmup 1")
 fi
 
 # --- 3. embedding speed ----------------------------------------------------------------------
+wanted embed-bench && {
 EMBED=("$PYTHON" bench/bench_embed.py --sequences "$WORK/windows.fa" --json "$WORK/embed.json")
 if [ $QUICK = 1 ]; then
     step embed-bench 300 "${EMBED[@]}" --preset tiny --count 64 --tutorial-count 16 --batch-size 32
 else
     step embed-bench 150 "${EMBED[@]}"
 fi
+}
 
 # --- 4. a short real training ----------------------------------------------------------------
 if [ $QUICK = 1 ]; then
-    PRESET=tiny MINUTES=0.1 EXTRA=(--epochs 2 --gradient-accumulation 2)
+    PRESET=tiny MINUTES=1 EXTRA=(--epochs 2 --gradient-accumulation 2)
 else
     PRESET=tutorial EXTRA=()
     # What is left of the budget, less ~100 s for tokenizing, the last save and the probe.
@@ -175,20 +189,25 @@ if [ -d /dev/shm ] && [ -w /dev/shm ] &&
 fi
 train() {
     "$PYTHON" -m dnalm tokenize "$WORK/windows.fa" -o "$WORK/tokens.parquet" &&
-    "$PYTHON" -m dnalm pretrain "$WORK/tokens.parquet" -o "$WORK/model.zip" --preset "$PRESET" \
-        --time-budget "$MINUTES" "${EXTRA[@]}" --metrics "$OUT/pretrain_metrics.tsv" \
+    timeout --kill-after=15 "$STEP_CAP" "$PYTHON" -m dnalm pretrain "$WORK/tokens.parquet" \
+        -o "$WORK/model.zip" --preset "$PRESET" --time-budget "$MINUTES" "${EXTRA[@]}" --metrics "$OUT/pretrain_metrics.tsv" \
         --checkpoint-dir "$CHECKPOINTS/run" &&
     rm -rf "$CHECKPOINTS" &&
     "$PYTHON" bench/gpu_check_report.py train-figures "$OUT/pretrain_metrics.tsv" "$PRESET" \
         "$MINUTES" "$WORK/train.json"
 }
-step train $(awk -v m="$MINUTES" 'BEGIN { printf "%d", m * 60 + 150 }') train
+wanted train && step train $(awk -v m="$MINUTES" 'BEGIN { printf "%d", m * 60 + 150 }') train
 
 # --- 5. linear probe -------------------------------------------------------------------------
-if [ -f "$WORK/model.zip" ]; then
+if ! wanted probe; then
+    :
+elif [ -f "$WORK/model.zip" ]; then
     PROBE=("$PYTHON" bench/bench_probe.py "$WORK/model.zip" --json "$WORK/probe.json")
-    [ $QUICK = 1 ] && PROBE+=(--limit 300)
-    step probe 150 "${PROBE[@]}"
+    if [ $QUICK = 1 ]; then
+        step probe 400 "${PROBE[@]}" --limit 200
+    else
+        step probe 150 "${PROBE[@]}"
+    fi
 else
     say "step probe           skipped: the training made no model"
     FAILED=1

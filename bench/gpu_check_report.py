@@ -87,7 +87,8 @@ def train_line(work, out):
     if not figures:
         return "no figures"
     return (f"{figures['preset']} preset, {figures['minutes']:g} min budget: "
-            f"{figures.get('epochs', '?')} epochs, {figures.get('steps', '?')} steps, best "
+            f"{figures.get('epochs', float('nan')):.2f} epochs, {figures.get('steps', '?')} steps, "
+            f"{figures.get('median_tokens_per_second', float('nan')):,.0f} tok/s, best "
             f"validation loss {figures.get('best_val_loss', float('nan')):.4f}, accuracy "
             f"{figures.get('best_accuracy', float('nan')):.4f}")
 
