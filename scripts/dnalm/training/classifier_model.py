@@ -31,7 +31,9 @@ def has_classification_head(model_files):
 
 def same_classes(config, class_names):
     """True when a checkpoint's own head was trained on exactly these classes, in this order."""
-    id2label = {int(index): str(name) for index, name in (config.get("id2label") or {}).items()}
+    # A config.json without id2label has transformers' default: two classes LABEL_0, LABEL_1.
+    declared = config.get("id2label") or {i: f"LABEL_{i}" for i in range(config.get("num_labels", 2))}
+    id2label = {int(index): str(name) for index, name in declared.items()}
     if len(id2label) != len(class_names):
         return False
     return all(id2label[i] in (name, f"LABEL_{name}") for i, name in enumerate(class_names))
