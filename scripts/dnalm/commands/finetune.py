@@ -80,7 +80,8 @@ def finetune(args, settings):
         tokens = {name: tokenize(data, tokenizer, model_files.max_positions) for name, data in
                   (("train", train), ("validation", validation), ("test", test)) if data is not None}
         attention = attention_implementation(settings.attention, use_bf16(settings.precision))
-        model = classifier_model.load_for_finetuning(model_files, classes, attention=attention)
+        model = classifier_model.load_for_finetuning(model_files, classes, attention=attention,
+                                                     new_head_wanted=settings.new_head)
         model = classifier_model.apply_method(
             model, settings.method, settings.lora_r, settings.lora_alpha, settings.lora_dropout,
             settings.lora_targets)

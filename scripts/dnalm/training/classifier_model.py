@@ -40,12 +40,13 @@ def same_classes(config, class_names):
 
 
 def load_for_finetuning(model_files, class_names, attention="sdpa", experts="grouped_mm",
-                        print_fn=print):
+                        new_head_wanted=False, print_fn=print):
     """``AutoModelForSequenceClassification`` in float32 with ``class_names`` as its classes."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
     from transformers.utils import logging as transformers_logging
 
-    keep_head = has_classification_head(model_files) and same_classes(model_files.config, class_names)
+    keep_head = (not new_head_wanted and has_classification_head(model_files)
+                 and same_classes(model_files.config, class_names))
     directory = str(model_files.directory)
     config = AutoConfig.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
     config.num_labels = len(class_names)

@@ -42,6 +42,8 @@ class FinetuneSettings:
     lora_targets: list = setting(list(TUTORIAL_TARGETS), "comma-separated linear layers to adapt "
                                  "(tutorial: q_proj,k_proj,v_proj,o_proj); each must exist",
                                  group="method")
+    new_head: bool = setting(False, "start from a new classification head even where the "
+                             "checkpoint's own head has the same classes", group="method")
     epochs: float = setting(3.0, "maximum number of epochs (tutorial: 3)", group="training")
     batch_size: int = setting(16, "sequences per optimiser step (tutorial: 16)", group="training")
     learning_rate: float = setting(1e-5, "peak learning rate (tutorial: 1e-5)", group="training")
