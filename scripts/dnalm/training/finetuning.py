@@ -212,6 +212,9 @@ def train_classifier(model, train_set, validation_set, settings, pad_id, scratch
     started = time.perf_counter()
     trainer.train()
     trainer.dnalm_seconds = time.perf_counter() - started
+    seen = trainer.state.global_step * settings.batch_size
+    print_fn(f"trained in {trainer.dnalm_seconds:.1f} s: {seen / trainer.dnalm_seconds:,.1f} "
+             "sequences/s (evaluation included)", flush=True)
     trainer.dnalm_budget_stop = budget.stopped
     trainer.dnalm_best = best
     best.restore()
