@@ -6,7 +6,8 @@ TATA by default: ``tests/data/gue_prom_core_tata``), with the same recipe:
 LoRA r 16 / alpha 16 / dropout 0.05 on q/k/v/o with the head trained, lr 1e-5,
 batch 16, evaluation on the dev set every epoch, best model by validation loss.
 
-* tutorial -- the notebook's code: ``model.add_adapter(LoraConfig(...))``,
+* tutorial -- the notebook's code: LoRA adapters (``add_adapter`` in the notebook; peft's
+  ``get_peft_model`` here, see ``run_tutorial``),
   ``DataCollatorWithPadding`` (pad to the longest of each batch),
   ``Trainer`` with evaluation and a checkpoint saved every epoch, the default
   evaluation batch (8), early stopping 3; experts looped over in Python as
@@ -47,6 +48,9 @@ def parse_args(argv=None):
     parser.add_argument("--rows", type=int, default=1024, help="training rows (first N)")
     parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run the two fine-tuning recipes alternately this often; the fastest "
+                             "run of each counts (a shared machine's load varies)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: tutorial,dnalm,predict")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one part, print JSON
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -73,7 +77,7 @@ def run_tutorial(args, train_csv):
     import pandas as pd
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
+    from peft import LoraConfig, get_peft_model
     from sklearn.metrics import accuracy_score
     from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding,
                               EarlyStoppingCallback, PreTrainedTokenizerFast, Trainer,
@@ -84,8 +88,10 @@ def run_tutorial(args, train_csv):
                                         pad_token="[PAD]")
     model = AutoModelForSequenceClassification.from_pretrained(
         str(MODEL), num_labels=2, dtype=torch.float32, experts_implementation="eager")
-    model.add_adapter(LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05,
-                                 target_modules=TARGETS, task_type="SEQ_CLS"))
+    # The notebook calls model.add_adapter(config); transformers 5.24 wants peft >= 0.22 for
+    # that, newer than any release on PyPI today, so the same adapters are added by peft itself.
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05,
+                                             target_modules=TARGETS, task_type="SEQ_CLS"))
 
     def dataset(path):
         frame = pd.read_csv(path)
@@ -198,8 +204,16 @@ def main():
           f"{args.rows} training rows x {args.epochs:g} epochs, dev 613 rows")
     with tempfile.TemporaryDirectory() as directory:
         train_csv = write_slice(args.rows, directory)
-        results = {part: in_subprocess(part, args, train_csv)
-                   for part in ("tutorial", "dnalm", "predict") if part not in skip}
+        results = {}
+        for _ in range(args.repeats):
+            for part in ("tutorial", "dnalm"):
+                if part in skip:
+                    continue
+                run = in_subprocess(part, args, train_csv)
+                if part not in results or run["seconds"] < results[part]["seconds"]:
+                    results[part] = run
+        if "predict" not in skip:
+            results["predict"] = in_subprocess("predict", args, train_csv)
     for part in ("tutorial", "dnalm"):
         if part in results:
             r = results[part]

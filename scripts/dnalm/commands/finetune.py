@@ -61,9 +61,9 @@ def finetune(args, settings):
     from transformers import set_seed
 
     from dnalm.io.model_archive import open_model
-    from dnalm.runtime.hardware import attention_implementation, use_bf16
+    from dnalm.runtime.hardware import attention_implementation
     from dnalm.training import classifier_model
-    from dnalm.training.finetuning import examples, train_classifier
+    from dnalm.training.finetuning import bf16_pays, examples, train_classifier
 
     train, validation, test = read_inputs(args, settings)
     from dnalm.training.classification_data import class_names
@@ -79,7 +79,8 @@ def finetune(args, settings):
         pad_id = pad_token_id(tokenizer, model_files.config)
         tokens = {name: tokenize(data, tokenizer, model_files.max_positions) for name, data in
                   (("train", train), ("validation", validation), ("test", test)) if data is not None}
-        attention = attention_implementation(settings.attention, use_bf16(settings.precision))
+        bf16 = bf16_pays(settings.precision, model_files.config.get("hidden_size", 0))
+        attention = attention_implementation(settings.attention, bf16)
         model = classifier_model.load_for_finetuning(model_files, classes, attention=attention,
                                                      new_head_wanted=settings.new_head)
         model = classifier_model.apply_method(
@@ -204,7 +205,6 @@ def report_sections(settings, trainer, facts, test_values):
     import torch
     import transformers
 
-    from dnalm.runtime.hardware import use_bf16
     from dnalm.training.pretraining import format_seconds
 
     best = trainer.dnalm_best
@@ -227,7 +227,7 @@ def report_sections(settings, trainer, facts, test_values):
             "training time": format_seconds(trainer.dnalm_seconds),
             "device": torch.cuda.get_device_name(0) if torch.cuda.is_available()
             else (platform.processor() or platform.machine()),
-            "precision": "bf16" if use_bf16(settings.precision) else "fp32",
+            "precision": "bf16" if trainer.args.bf16 else "fp32",
             "CPU threads": torch.get_num_threads(),
             "torch / transformers": f"{torch.__version__} / {transformers.__version__}"},
     }
