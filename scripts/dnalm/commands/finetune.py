@@ -63,11 +63,10 @@ def finetune(args, settings):
     from dnalm.io.model_archive import open_model
     from dnalm.runtime.hardware import attention_implementation
     from dnalm.training import classifier_model
+    from dnalm.training.classification_data import class_names
     from dnalm.training.finetuning import bf16_pays, examples, train_classifier
 
     train, validation, test = read_inputs(args, settings)
-    from dnalm.training.classification_data import class_names
-
     classes = class_names(train.labels, args.train)
     indices = {name: class_indices_of(data, classes) for name, data in
                (("train", train), ("validation", validation), ("test", test)) if data is not None}
