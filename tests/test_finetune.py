@@ -120,6 +120,8 @@ def test_a_checkpoint_with_the_same_classes_keeps_its_head(tmp_path, capsys):
     ("sequence,class\nACGTAC,1\nACGTTT,0\n", [], "has no label column 'label' (columns: sequence, class)"),
     ("sequence,label\nACGTAC,1\nACGTTT,\n", [], "row 2 ('2') has an empty label in column 'label'"),
     ("sequence,label\n", [], "has no rows"),
+    (">a\nACGTAC\n>b label=1\nACGTTT\n", [], "record 'a' (record 1) has no label: write it in "
+                                              "the header as a word 'label=VALUE'"),
     (None, ["--lora-targets", "q_proj,query"], "LoRA target(s) query match no linear layer"),
     (None, ["--test", "UNSEEN"], "row 1 has the label '5', which is not one of the classes of the training set (0, 1)"),
     (None, ["--validation", "EMPTY"], "has no rows"),
@@ -150,3 +152,14 @@ def test_a_classifier_is_refused_by_generate_and_pretrain(tmp_path, capsys):
                  "--init-model", str(MISTRAL_DNA), "--checkpoint-dir", str(tmp_path / "c")]) == 1
     assert "use 'dnalm finetune' to train a classifier further" in capsys.readouterr().err
     assert not model.exists()
+
+
+def test_bf16_only_where_it_pays(monkeypatch):
+    from dnalm.training import finetuning
+
+    monkeypatch.setattr(finetuning, "use_bf16", lambda precision: precision != "fp32")
+    monkeypatch.setattr(finetuning.torch.cuda, "is_available", lambda: False)
+    assert finetuning.bf16_pays("auto", 64) is False  # a narrow model on a CPU: casts cost more
+    assert finetuning.bf16_pays("auto", 1024) is True
+    assert finetuning.bf16_pays("bf16", 64) is True  # asked for explicitly
+    assert finetuning.bf16_pays("fp32", 1024) is False
