@@ -31,7 +31,7 @@ def add_arguments(parser):
     data = parser.add_argument_group("data")
     data.add_argument("--validation", help="validation table (default: --validation-fraction of TRAIN)")
     data.add_argument("--test", help="test table, evaluated once with the best model")
-    data.add_argument("--sequence-column", default=None,
+    data.add_argument("--column", default=None,
                       help="sequence column of CSV/TSV inputs (default: sequence, text or seq)")
     data.add_argument("--label-column", default=DEFAULT_LABEL_COLUMN,
                       help="label column of CSV/TSV inputs (default: label)")
@@ -111,7 +111,7 @@ def read_inputs(args, settings):
     from dnalm.training.classification_data import read_labelled
 
     def read(path):
-        return read_labelled(path, sequence_column=args.sequence_column,
+        return read_labelled(path, sequence_column=args.column,
                              label_column=args.label_column)
 
     train = read(args.train)

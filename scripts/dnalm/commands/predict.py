@@ -20,8 +20,10 @@ def add_arguments(parser):
     parser.add_argument("input", metavar="INPUT",
                         help="sequences: CSV/TSV with a header, or FASTA (labels as 'label=VALUE')")
     parser.add_argument("-o", "--output", required=True, help="predictions table to write (TSV)")
-    parser.add_argument("--sequence-column", default=None,
+    parser.add_argument("--column", default=None,
                         help="sequence column of a CSV/TSV input (default: sequence, text or seq)")
+    parser.add_argument("--input-format", choices=("csv", "tsv", "fasta"), default=None,
+                        help="format of the input (default: detected from its content)")
     parser.add_argument("--label-column", default=DEFAULT_LABEL_COLUMN,
                         help="label column of a CSV/TSV input; used for metrics when present "
                              "(default: label)")
@@ -41,9 +43,9 @@ def run(args):
     from dnalm.training.classification_data import class_indices, read_labelled
 
     wants_labels = args.metrics or args.confusion_matrix or args.roc
-    data = read_labelled(args.input, sequence_column=args.sequence_column,
+    data = read_labelled(args.input, sequence_column=args.column,
                          label_column=args.label_column, id_column=args.id_column,
-                         require_labels=False)
+                         input_format=args.input_format, require_labels=False)
     if wants_labels and not data.has_labels:
         raise DnalmError(f"{args.input} has no labels (no column '{args.label_column}' or "
                          "'label=' in the FASTA headers): metrics and plots need them")
