@@ -1,6 +1,7 @@
 # dnalm: set up, test and serve the Galaxy tool suite.
 #
 #   make demo          the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
+#   make demo-finetune the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
 #   make test          pytest, planemo lint, every tool's tests inside a real Galaxy
 #   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
 #   make gpu-check     the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
@@ -36,8 +37,8 @@ TESTED_WORKFLOWS := $(foreach wf,$(WORKFLOWS),\
 	$(if $(wildcard $(basename $(wf))-test.yml $(basename $(wf))-tests.yml),$(wf)))
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
-.PHONY: help venv galaxy demo test test-python lint test-galaxy test-tools test-workflows \
-	test-browser serve clean gpu-check
+.PHONY: help venv galaxy demo demo-finetune test test-python lint test-galaxy test-tools \
+	test-workflows test-browser serve clean gpu-check
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -79,6 +80,18 @@ demo: venv galaxy
 	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/demo \
 		--output_json out/demo/outputs.json $(DEMO_WORKFLOW) $(DEMO_JOB)
 	@echo; echo "The tutorial workflow ran; its outputs are in $(CURDIR)/out/demo:"; ls -l out/demo
+
+# The fine-tuning tutorial as one workflow run (fine-tune -> predict -> metrics): Mistral-DNA's
+# real 1M-parameter checkpoint on 1,000 bundled GUE core-promoter rows, on the CPU.
+FINETUNE_WORKFLOW := workflows/dna-lm-finetuning/dna-lm-finetuning.gxwf.yml
+FINETUNE_JOB := workflows/dna-lm-finetuning/demo-job.yml
+
+demo-finetune: venv galaxy
+	rm -rf out/demo-finetune && mkdir -p out/demo-finetune
+	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/demo-finetune \
+		--output_json out/demo-finetune/outputs.json $(FINETUNE_WORKFLOW) $(FINETUNE_JOB)
+	@echo; echo "The fine-tuning workflow ran; its outputs are in $(CURDIR)/out/demo-finetune:"; \
+		ls -l out/demo-finetune
 
 # --- tests ----------------------------------------------------------------------------------
 

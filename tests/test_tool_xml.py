@@ -33,9 +33,10 @@ def test_every_input_has_a_label_and_help(tool_xml):
     assert not without_help, f"{tool_xml.name}: no help on {without_help}"
 
 
-def test_all_six_tools_are_checked():
-    assert [p.stem for p in TOOLS] == ["dnalm_embed", "dnalm_generate", "dnalm_pretrain",
-                                       "dnalm_score", "dnalm_tokenize", "dnalm_train_tokenizer"]
+def test_all_tools_are_checked():
+    assert [p.stem for p in TOOLS] == ["dnalm_embed", "dnalm_finetune", "dnalm_generate",
+                                       "dnalm_predict", "dnalm_pretrain", "dnalm_score",
+                                       "dnalm_tokenize", "dnalm_train_tokenizer"]
 
 
 # --- Galaxy conventions kept in one place (tools/macros.xml) ---------------------------------

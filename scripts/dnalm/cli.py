@@ -20,6 +20,8 @@ COMMANDS = {
     "embed": ("embed", "one vector per sequence from a model's hidden states"),
     "score": ("score", "log-likelihood per sequence and zero-shot variant effects"),
     "generate": ("generate", "sample new DNA sequences from a model"),
+    "finetune": ("finetune", "fine-tune a model into a sequence classifier (LoRA, full or head)"),
+    "predict": ("predict", "classify sequences with a fine-tuned model; metrics when labelled"),
 }
 
 

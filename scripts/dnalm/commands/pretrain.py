@@ -133,6 +133,11 @@ def pretrain(args):
     with tempfile.TemporaryDirectory(prefix="dnalm_pretrain_") as scratch:
         if args.init_model:
             with open_model(args.init_model) as model_files:
+                if not model_files.has_lm_head:  # e.g. a classifier made by 'dnalm finetune'
+                    raise DnalmError(
+                        f"model {args.init_model} is a {model_files.architecture} checkpoint "
+                        "without a language-model head: pretraining continues a causal LM; "
+                        "use 'dnalm finetune' to train a classifier further")
                 check_same_tokenizer(model_files.tokenizer(), tokenizer, args.init_model, args.tokens)
                 model = presets.load_model(
                     model_files.directory, attention=attention, experts=args.experts)

@@ -46,11 +46,13 @@ def load_causal_lm(model_files, device=None, purpose="score and generate"):
     from transformers import AutoModelForCausalLM
 
     if not model_files.has_lm_head:
+        classifier = model_files.architecture.endswith("ForSequenceClassification")
         raise DnalmError(
             f"model {model_files.source} is a {model_files.architecture} checkpoint without a "
             f"language-model head (no lm_head.weight): {purpose} need next-token "
             "probabilities, so use a causal LM (e.g. made by 'dnalm pretrain'); "
-            "'dnalm embed' can use this model"
+            + ("'dnalm predict' classifies with it, 'dnalm embed' " if classifier else "'dnalm embed' ")
+            + "can use this model"
         )
     return _load(AutoModelForCausalLM, model_files, device)
 
