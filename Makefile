@@ -38,7 +38,8 @@ TESTED_WORKFLOWS := $(foreach wf,$(WORKFLOWS),\
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
 .PHONY: help venv galaxy demo demo-finetune test test-python lint test-galaxy test-tools \
-	test-workflows test-browser serve clean gpu-check
+	test-workflows test-browser serve clean gpu-check \
+	images image-gpu test-containers test-containers-workflows
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -98,7 +99,7 @@ demo-finetune: venv galaxy
 # Every step runs even when an earlier one fails, so one CI run shows all problems.
 test:
 	@failed=""; \
-	for step in test-python lint test-galaxy $(if $(BROWSER_TESTS),test-browser); do \
+	for step in test-python lint test-galaxy $(if $(BROWSER_TESTS),test-browser) test-containers; do \
 		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: failed:$$failed" >&2; exit 1; fi
@@ -160,6 +161,54 @@ GPU_CHECK_PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,pytho
 
 gpu-check:
 	PYTHON=$(GPU_CHECK_PYTHON) bash bench/gpu_check.sh $(GPU_CHECK_OUT) $(if $(QUICK),--quick)
+
+# --- the tools inside their containers --------------------------------------------------------
+
+# The images, built with Podman from PyPI and Debian's mirror only (containers/build.sh makes
+# the base image and the torch wheel index locally); Podman's layer cache makes a rebuild of
+# an unchanged tree take seconds.
+CONTAINER_TOOLS := /usr/bin/podman /usr/sbin/runc /usr/sbin/debootstrap
+CPU_IMAGE := quay.io/galaxy-dnalm/dnalm:$(DNALM_VERSION)-cpu
+CONTAINER_JOB_CONF := containers/galaxy/job_conf.yml
+
+$(CONTAINER_TOOLS) &:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap > /dev/null
+
+images: $(CONTAINER_TOOLS)
+	containers/build.sh cpu
+
+image-gpu: $(CONTAINER_TOOLS)
+	containers/build.sh gpu
+
+# Every tool test and workflow test again, with Galaxy running the dnalm tools in the CPU
+# image (the job configuration CI uses, $(CONTAINER_JOB_CONF)); then Galaxy's job metrics
+# must name that image for every dnalm job. Sharded like test-galaxy.
+test-containers: images
+	$(MAKE) --no-print-directory -k -j2 --output-sync=target \
+		$(TOOL_SHARDS:%=test-containers-tools-%) \
+		$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows)
+	$(VENV)/bin/python containers/check_container_jobs.py --image $(CPU_IMAGE) \
+		$(ARTIFACTS)/container_tool_tests-*.json \
+		$(if $(strip $(TESTED_WORKFLOWS)),$(ARTIFACTS)/container_workflow_*.json)
+
+test-containers-tools-%: venv galaxy
+	mkdir -p $(ARTIFACTS)
+	.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --test_data $(TEST_DATA) \
+		--test_output $(ARTIFACTS)/container_tool_tests-$*.html \
+		--test_output_json $(ARTIFACTS)/container_tool_tests-$*.json \
+		$(shell printf '%s\n' $(TOOL_XMLS) | awk 'NR % 2 == $* % 2')
+
+test-containers-workflows: venv galaxy
+	mkdir -p $(ARTIFACTS)
+	for wf in $(TESTED_WORKFLOWS); do \
+		name=$$(basename "$$wf"); name=$${name%%.*}; \
+		.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --extra_tools $(TOOLS) \
+			--test_data "$$(dirname "$$wf")/test-data" \
+			--test_output $(ARTIFACTS)/container_workflow_$$name.html \
+			--test_output_json $(ARTIFACTS)/container_workflow_$$name.json \
+			"$$wf"; \
+	done
 
 # --- a local Galaxy for people ----------------------------------------------------------------
 
