@@ -14,10 +14,10 @@
 #      dependencies + every pin resolve from PyPI, each pin at its pinned version.
 #   2. the same with torch taken from PyTorch's CPU index (the +cpu wheel the CPU
 #      image installs). Skipped with a notice when that index is unreachable.
-#   3. GPU image (Python 3.12, Ubuntu 24.04, glibc 2.39): the same resolution; on
+#   3. GPU image (Python 3.11, Debian bookworm, glibc 2.36): the same resolution; on
 #      Linux x86_64, PyPI's torch wheel IS the CUDA build (it pulls nvidia-*/cuda-*
 #      wheels), so the CUDA libraries' versions are checked to resolve too. The GPU
-#      image installs that same build from PyTorch's CUDA index at build time.
+#      image installs exactly this: torch and its CUDA wheels from PyPI.
 #   4. pins used only in the GPU image's optional layer (marked `# gpu-image-only`;
 #      flash-attn is source-only on PyPI) exist on PyPI at their pinned versions.
 #   5. both recipes install dnalm with the command CI uses, and the image tag the
@@ -126,7 +126,7 @@ if [ ${#torch_source[@]} -gt 0 ]; then
 fi
 
 # 3. GPU image: PyPI's Linux torch wheel is the CUDA build.
-resolve gpu-image 3.12 39
+resolve gpu-image 3.11 36
 "$PYTHON" - "$WORK/gpu-image.json" <<'EOF' || fail "gpu-image: torch resolved without its CUDA libraries"
 import json, sys
 names = [i["metadata"]["name"].lower() for i in json.load(open(sys.argv[1]))["install"]]
