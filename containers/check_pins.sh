@@ -68,7 +68,8 @@ resolve() {
     local report="$WORK/$label.json"
     echo "== $label: Python $pyver, glibc 2.$glibc, x86_64"
     # shellcheck disable=SC2046  # the platform flags are meant to split
-    if ! pip_public install --dry-run --quiet --ignore-installed --only-binary=:all: \
+    # --target: pip < 24 takes --platform only with it (--dry-run writes nothing there).
+    if ! pip_public install --dry-run --quiet --target "$WORK/target" --only-binary=:all: \
         --python-version "$pyver" --implementation cp --abi "cp${pyver/./}" \
         $(manylinux_platforms "$glibc") \
         -c "$PINS" -r "$WORK/pins-common.txt" -r "$WORK/project-deps.txt" \
