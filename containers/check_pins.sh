@@ -14,10 +14,9 @@
 #      dependencies + every pin resolve from PyPI, each pin at its pinned version.
 #   2. the same with torch taken from PyTorch's CPU index (the +cpu wheel the CPU
 #      image installs). Skipped with a notice when that index is unreachable.
-#   3. GPU image (Python 3.11, Debian bookworm, glibc 2.36): the same resolution; on
-#      Linux x86_64, PyPI's torch wheel IS the CUDA build (it pulls nvidia-*/cuda-*
-#      wheels), so the CUDA libraries' versions are checked to resolve too. The GPU
-#      image installs exactly this: torch and its CUDA wheels from PyPI.
+#   3. GPU image (the same platform): resolution 1 is what it installs, since on
+#      Linux x86_64 PyPI's torch wheel IS the CUDA build (it pulls nvidia-*/cuda-*
+#      wheels); checked to include cuDNN.
 #   4. pins used only in the GPU image's optional layer (marked `# gpu-image-only`;
 #      flash-attn is source-only on PyPI) exist on PyPI at their pinned versions.
 #   5. both recipes install dnalm with the command CI uses, and the image tag the
@@ -126,9 +125,9 @@ if [ ${#torch_source[@]} -gt 0 ]; then
         || fail "cpu-image: $TORCH_CPU_INDEX did not provide the +cpu torch wheel"
 fi
 
-# 3. GPU image: PyPI's Linux torch wheel is the CUDA build.
-resolve gpu-image 3.11 36
-"$PYTHON" - "$WORK/gpu-image.json" <<'EOF' || fail "gpu-image: torch resolved without its CUDA libraries"
+# 3. GPU image: exactly resolution 1, since PyPI's Linux torch wheel is the CUDA build.
+echo "== gpu-image: resolution 1 (the GPU image installs from PyPI alone) with CUDA wheels"
+"$PYTHON" - "$WORK/cpu-image-pypi.json" <<'EOF' || fail "gpu-image: torch resolved without its CUDA libraries"
 import json, sys
 names = [i["metadata"]["name"].lower() for i in json.load(open(sys.argv[1]))["install"]]
 sys.exit(0 if any(n.startswith("nvidia-cudnn") for n in names) else 1)
