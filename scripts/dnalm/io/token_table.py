@@ -49,11 +49,10 @@ class TokenTableWriter:
         self.close()
 
 
-def read_token_table(path, columns=None):
-    """Return ``(pyarrow.Table, tokenizer_json)``; clear errors for anything else."""
+def open_token_table(path):
+    """Return ``(pyarrow.parquet.ParquetFile, tokenizer_json)`` after checking the contract."""
     try:
         parquet = pq.ParquetFile(str(path))
-        table = parquet.read(columns=columns)
     except (OSError, pa.ArrowInvalid) as error:
         raise DnalmError(f"{path} is not a readable Parquet file: {error}") from None
     metadata = parquet.metadata.metadata or {}
@@ -61,9 +60,18 @@ def read_token_table(path, columns=None):
         raise DnalmError(
             f"{path} has no tokenizer in its metadata: make it with 'dnalm tokenize'"
         )
+    names = parquet.schema_arrow.names
     for column in (ID_COLUMN, IDS_COLUMN):
-        if column not in table.column_names:
-            raise DnalmError(
-                f"{path} lacks the column '{column}' (has: {', '.join(table.column_names)})"
-            )
-    return table, metadata[TOKENIZER_KEY].decode("utf-8")
+        if column not in names:
+            raise DnalmError(f"{path} lacks the column '{column}' (has: {', '.join(names)})")
+    return parquet, metadata[TOKENIZER_KEY].decode("utf-8")
+
+
+def read_token_table(path, columns=None):
+    """Return ``(pyarrow.Table, tokenizer_json)``; clear errors for anything else."""
+    parquet, tokenizer_json = open_token_table(path)
+    try:
+        table = parquet.read(columns=columns)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise DnalmError(f"{path} is not a readable Parquet file: {error}") from None
+    return table, tokenizer_json

@@ -8,10 +8,11 @@ token): memory grows by a few megabytes per 100,000 windows, not hundreds.
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 import torch
 
 from dnalm.errors import DnalmError
-from dnalm.io.token_table import ID_COLUMN, IDS_COLUMN, read_token_table
+from dnalm.io.token_table import ID_COLUMN, IDS_COLUMN, open_token_table
 from dnalm.tokenization.loading import tokenizer_from_json
 
 
@@ -81,16 +82,29 @@ class SequenceDataset(torch.utils.data.Dataset):
         return np.array([len(self.sequences[i]) for i in self.indices])
 
 
-def read_token_data(path):
-    """Read ``id`` and ``input_ids`` of a token table made by ``dnalm tokenize``."""
-    table, tokenizer_json = read_token_table(path, columns=[ID_COLUMN, IDS_COLUMN])
-    column = table.column(IDS_COLUMN).combine_chunks()
-    offsets = column.offsets.to_numpy().astype(np.int64)
-    # A copy: Arrow's buffers are read-only, and torch warns about tensors over them.
-    sequences = TokenSequences(column.flatten().to_numpy().copy(), offsets - offsets[0])
-    ids = table.column(ID_COLUMN).to_pylist()
-    del table, column
-    empty = np.flatnonzero(sequences.lengths() == 0)
+def read_token_data(path, batch_rows=65_536):
+    """Read ``id`` and ``input_ids`` of a token table made by ``dnalm tokenize``.
+
+    Read in batches of rows, each copied into NumPy: at most two copies of the
+    token ids are ever in memory (the batches, then the joined array).
+    """
+    parquet, tokenizer_json = open_token_table(path)
+    ids, values, lengths = [], [], []
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=[ID_COLUMN, IDS_COLUMN]):
+            column = batch.column(IDS_COLUMN)
+            offsets = column.offsets.to_numpy()
+            lengths.append(np.diff(offsets))
+            values.append(column.flatten().to_numpy().astype(np.int32, copy=True))
+            ids.extend(batch.column(ID_COLUMN).to_pylist())
+    except (OSError, pa.ArrowInvalid) as error:
+        raise DnalmError(f"{path} is not a readable Parquet file: {error}") from None
+    lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = np.concatenate(values) if values else np.zeros(0, dtype=np.int32)
+    sequences = TokenSequences(values, offsets)
+    empty = np.flatnonzero(lengths == 0)
     if len(empty):
         raise DnalmError(f"{path}: record '{ids[empty[0]]}' has no tokens")
     if len(sequences) < 2:
