@@ -52,10 +52,7 @@ def run(args):
             if exit_code:
                 raise DnalmError(f"the data-parallel training processes failed (exit {exit_code})")
             return
-    if not Path(args.tokens).is_file():
-        raise DnalmError(f"token table {args.tokens} does not exist")
     settings = settings_from_args(TrainingSettings, args)
-    settings.check()
     keep_freed_memory()
     announce_device("pretrain")
     model_choice = ModelChoice(args.preset, args.config, args.init_model)

@@ -23,14 +23,6 @@ class TokenSequences:
         self.values = np.asarray(values)
         self.offsets = np.asarray(offsets)
 
-    @classmethod
-    def from_lists(cls, sequences):
-        lengths = [len(sequence) for sequence in sequences]
-        offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        values = np.fromiter((t for s in sequences for t in s), dtype=np.int32, count=offsets[-1])
-        return cls(values, offsets)
-
     def __len__(self):
         return len(self.offsets) - 1
 
