@@ -18,11 +18,14 @@ from dnalm.errors import DnalmError
 from dnalm.runtime.hardware import attention_implementation, use_bf16
 from dnalm.settings import settings_summary
 from dnalm.training import checkpoints, data, presets
+from dnalm.training.callbacks import ProgressLines, TimeBudget, format_seconds  # noqa: F401
 from dnalm.training.packing import auto_row_length
 from dnalm.training.settings import TrainingSettings
 from dnalm.training.trainer import TrainingRun, micro_batching, run_trainer
 
-__all__ = ["ModelChoice", "PretrainResult", "TrainingSettings", "micro_batching", "pretrain"]
+# The callbacks are also importable from here, for finetuning (it imported them from here).
+__all__ = ["ModelChoice", "PretrainResult", "TrainingSettings", "micro_batching", "pretrain",
+           "ProgressLines", "TimeBudget", "format_seconds"]
 
 # Settings a resumed run may change without becoming another run.
 MAY_CHANGE_ON_RESUME = ("epochs", "time_budget_minutes", "max_steps", "logging_steps",
