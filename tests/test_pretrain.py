@@ -23,7 +23,8 @@ from dnalm.tokenization.loading import load_tokenizer
 from dnalm.training import presets
 
 WINDOWS = Path(__file__).parent / "data" / "pretrain_windows.fa"  # 200 exon + 200 intron hg38 windows
-FAST = ["--preset", "tiny", "--gradient-accumulation", "1", "--learning-rate", "3e-3"]
+FAST = ["--preset", "tiny", "--batch-size", "32", "--gradient-accumulation", "1",
+        "--learning-rate", "3e-3"]
 
 
 def read_fasta(path):
@@ -140,6 +141,30 @@ def test_saved_model_reloads_with_identical_logits(trained, tmp_path):
         assert torch.equal(model(ids).logits, in_memory(ids).logits)
 
 
+def test_checkpoints_keep_the_expert_weights_as_in_memory(trained, tmp_path):
+    """A checkpoint saved mid-training reloads, expert weights included (trainer.CheckpointsAsInMemory)."""
+    checkpoint = trained / "checkpoints" / "checkpoint-20"  # epoch 2 of 3, not the final model
+    saved = safetensors.torch.load_file(checkpoint / "model.safetensors")
+    config = presets.fit_config_to_tokenizer(presets.preset_config("tiny"), load_tokenizer())
+    torch.manual_seed(1)
+    model = presets.build_model(config)
+    experts = [name for name in model.state_dict() if ".experts." in name]
+    assert experts and set(saved) == set(model.state_dict())  # the names the model has in memory
+    before = {name: model.state_dict()[name].clone() for name in experts}
+    # What the Trainer does to resume and to load the best model: a non-strict load_state_dict.
+    result = model.load_state_dict(saved, strict=False)
+    assert not result.missing_keys and not result.unexpected_keys
+    for name in experts:
+        assert torch.equal(model.state_dict()[name], saved[name])
+        assert not torch.equal(before[name], saved[name])  # really trained, really loaded
+
+    # Why the override exists: save_pretrained's default (the standard format) renames the
+    # experts, and a non-strict load of that file would silently keep random experts.
+    model.save_pretrained(tmp_path / "standard")
+    standard = safetensors.torch.load_file(tmp_path / "standard" / "model.safetensors")
+    assert set(experts) - set(standard)
+
+
 def test_packed_rows_give_the_logits_of_each_sequence_alone():
     from dnalm.training.packing import PackedCollator, pack_into_rows
 
@@ -195,36 +220,104 @@ def test_early_stopping_stops(few_tokens, tmp_path):
 
 
 def test_time_budget_stops_cleanly_with_a_model(few_tokens, tmp_path, capsys):
+    # A crashed earlier run with other data left the default checkpoint folder: not resumed.
+    stale = tmp_path / ".m.zip.checkpoints"
+    stale.mkdir()
+    (stale / "dnalm_run.json").write_text(json.dumps({"fingerprint": "another run"}))
     argv = ["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), *FAST, "--epochs", "10",
             "--time-budget", "0.0001", "--metrics", str(tmp_path / "m.tsv"), "--report",
-            str(tmp_path / "r.html"), "--checkpoint-dir", str(tmp_path / "ck")]
+            str(tmp_path / "r.html")]
     assert main(argv) == 0
-    assert "time budget" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "time budget" in out and "held checkpoints of another run: starting afresh" in out
     rows = read_metrics(tmp_path / "m.tsv")
     assert [row["step"] for row in rows if row["kind"] == "epoch"] == ["1"]  # evaluated at the stop
     assert "time budget" in (tmp_path / "r.html").read_text()
     assert zipfile.ZipFile(tmp_path / "m.zip").getinfo("model.safetensors").file_size > 0
+    assert sorted(os.listdir(tmp_path)) == ["m.tsv", "m.zip", "r.html"]  # no checkpoints left
 
 
-def test_killed_run_resumes_from_its_last_checkpoint(few_tokens, tmp_path):
-    argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--epochs", "4", "--metrics", "m.tsv"]
-    process = subprocess.Popen([sys.executable, "-m", "dnalm.cli", *argv], cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = tmp_path / "dnalm_checkpoints" / "checkpoint-3" / "trainer_state.json"
-    deadline = time.time() + 120
-    while not first.exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert first.exists() and not (tmp_path / "m.zip").exists()
-
-    resumed = run_cli(argv, tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from dnalm_checkpoints/checkpoint-" in resumed.stdout
-    progress = [line for line in resumed.stdout.splitlines() if line.startswith("epoch ") and " step " in line]
-    assert int(progress[0].split(" step ")[1].split("/")[0]) > 3  # not started over
+def test_tiny_preset_learns_with_its_own_defaults(few_tokens, tmp_path, capsys):
+    """8 sequences per step and lr 3e-3: 10 steps per epoch on 76 windows, and the loss falls."""
+    argv = ["pretrain", str(few_tokens), "-o", "m.zip", "--preset", "tiny", "--epochs", "2",
+            "--metrics", "m.tsv"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "micro-batch 8 x accumulation 1 x 1 device(s)" in out and "note:" not in out
     epochs = [row for row in read_metrics(tmp_path / "m.tsv") if row["kind"] == "epoch"]
-    assert [row["step"] for row in epochs] == ["3", "6", "9", "12"]  # one history across both runs
+    assert [row["step"] for row in epochs] == ["10", "20"]
+    assert float(epochs[1]["val_loss"]) < float(epochs[0]["val_loss"]) < 8.0
+    assert sorted(os.listdir(tmp_path)) == ["m.tsv", "m.zip"]  # checkpoints removed on success
+
+
+def test_options_have_the_tools_defaults_and_the_tutorials():
+    """Every option the Galaxy tool sets has the tool's default; the tutorial preset gets 32 x 50, 5e-4."""
+    import xml.etree.ElementTree as ET
+
+    from dnalm.cli import build_parser
+    from dnalm.commands.setting_options import option_name, settings_from_args
+    from dnalm.settings import declared_settings
+    from dnalm.training.settings import TrainingSettings
+
+    args = build_parser("pretrain").parse_args(["pretrain", "t.parquet", "-o", "m.zip"])
+    settings = settings_from_args(TrainingSettings, args)
+    tutorial = settings.with_model_defaults("tutorial")
+    assert (tutorial.batch_size, tutorial.gradient_accumulation, tutorial.learning_rate) == (32, 50, 5e-4)
+    assert settings.with_model_defaults("small-dense") == tutorial
+    assert settings.with_model_defaults(None) == tutorial  # --config, --init-model
+    tiny = settings.with_model_defaults("tiny")
+    assert (tiny.batch_size, tiny.gradient_accumulation, tiny.learning_rate) == (8, 1, 3e-3)
+    explicit = TrainingSettings(batch_size=16).with_model_defaults("tiny")
+    assert (explicit.batch_size, explicit.gradient_accumulation) == (16, 1)
+
+    field_of = {option_name(f): f.name for f in declared_settings(TrainingSettings)}
+    tool = ET.parse(Path(__file__).parents[1] / "tools" / "dnalm_pretrain.xml")
+    compared = 0
+    for param in tool.iter("param"):
+        if param.get("argument") not in field_of:
+            continue
+        value = getattr(tutorial, field_of[param.get("argument")])
+        if param.get("type") == "select":
+            default = next(o.get("value") for o in param.iter("option") if o.get("selected") == "true")
+            assert default == value, param.get("argument")
+        elif param.get("type") == "boolean":
+            assert (param.get("checked") == "true") == value, param.get("argument")
+        elif param.get("value"):  # an empty value: the preset's default
+            assert float(param.get("value")) == pytest.approx(value), param.get("argument")
+        compared += 1
+    assert compared >= 18
+
+
+def test_killed_run_resumes_and_ends_as_an_uninterrupted_run(few_tokens, tmp_path):
+    """SIGKILL mid-epoch, rerun the same command: same history, same final validation loss."""
+    argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--epochs", "4", "--metrics", "m.tsv",
+            "--logging-steps", "1", "--precision", "fp32"]
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    uninterrupted = run_cli(argv, whole)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+
+    process = subprocess.Popen([sys.executable, "-m", "dnalm.cli", *argv], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:  # 3 steps per epoch: kill during step 5, in epoch 2
+        if line.startswith("epoch ") and " step 4/12 " in line:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+    process.wait()
+    checkpoints = tmp_path / ".m.zip.checkpoints"
+    assert process.returncode == -signal.SIGKILL and not (tmp_path / "m.zip").exists()
+    assert [p.name for p in checkpoints.glob("checkpoint-*")] == ["checkpoint-3"]
+
+    resumed = run_cli(argv, tmp_path)  # the default checkpoint folder: the same command resumes
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from .m.zip.checkpoints/checkpoint-3" in resumed.stdout
+    progress = [line for line in resumed.stdout.splitlines() if line.startswith("epoch ") and " step " in line]
+    assert progress[0].split("  ")[1] == "step 4/12"  # not started over
+    rows, whole_rows = read_metrics(tmp_path / "m.tsv"), read_metrics(whole / "m.tsv")
+    assert [row["step"] for row in rows if row["kind"] == "epoch"] == ["3", "6", "9", "12"]
+    assert [(row["kind"], row["step"], row["val_loss"], row["train_loss"]) for row in rows] == \
+        [(row["kind"], row["step"], row["val_loss"], row["train_loss"]) for row in whole_rows]
+    assert not checkpoints.exists()  # removed once the outputs were written
 
 
 def test_continue_pretraining_from_a_model(trained, few_tokens, tmp_path):
@@ -286,7 +379,10 @@ def test_both_precisions_learn(few_tokens, tmp_path, capsys, precision):
             "--precision", precision, "--metrics", str(tmp_path / "m.tsv"),
             "--checkpoint-dir", str(tmp_path / "ck")]
     assert main(argv) == 0
-    assert f"; {precision}" in capsys.readouterr().out  # the training line names the precision
+    out = capsys.readouterr().out
+    assert f"; {precision}" in out  # the training line names the precision
+    # 76 training windows, 32 per step: the log says so, and what to lower.
+    assert "note: an epoch is only 3 optimiser step(s)" in out and "--gradient-accumulation" in out
     val_losses = [float(row["val_loss"]) for row in read_metrics(tmp_path / "m.tsv")
                   if row["kind"] == "epoch"]
     assert val_losses[0] > val_losses[1]
@@ -343,9 +439,11 @@ def test_allocator_keeps_freed_memory_under_glibc():
 def test_accumulation_is_folded_into_larger_micro_batches_with_the_same_update():
     from dnalm.training.pretraining import TrainingSettings, micro_batching
 
-    assert micro_batching(TrainingSettings()) == (200, 8)  # the tutorial's 32 x 50 = 1,600 sequences
-    assert micro_batching(TrainingSettings(gradient_accumulation=4)) == (128, 1)
-    assert micro_batching(TrainingSettings(micro_batch_size=32)) == (32, 50)
+    tutorial = TrainingSettings().with_model_defaults("tutorial")
+    assert micro_batching(tutorial) == (200, 8)  # the tutorial's 32 x 50 = 1,600 sequences
+    assert micro_batching(TrainingSettings(batch_size=32, gradient_accumulation=4)) == (128, 1)
+    assert micro_batching(tutorial.__class__(batch_size=32, gradient_accumulation=50,
+                                             micro_batch_size=32)) == (32, 50)
 
 
 def test_several_gpus_relaunch_under_torchrun():

@@ -35,3 +35,8 @@ def default_of(settings_field):
     if settings_field.default is not MISSING:
         return settings_field.default
     return settings_field.default_factory()
+
+
+def settings_summary(settings):
+    """``{name: value}`` of every declared setting, for reports and run fingerprints."""
+    return {f.name: getattr(settings, f.name) for f in declared_settings(type(settings))}

@@ -1,6 +1,6 @@
 """Command-line options made from settings dataclasses (``dnalm.settings.setting``)."""
 
-from dnalm.settings import declared_settings, default_of
+from dnalm.settings import declared_settings, default_of, settings_summary  # noqa: F401 (re-export)
 
 
 def option_name(settings_field):
@@ -8,7 +8,11 @@ def option_name(settings_field):
 
 
 def add_setting_options(parser, settings_class, default_group=None):
-    """Add one option per declared field of ``settings_class``; fields name their group."""
+    """Add one option per declared field of ``settings_class``; fields name their group.
+
+    Returns ``{title: argument group}``, so a command can add its own options
+    (input and output files) to a group the settings made.
+    """
     groups = {}
     for settings_field in declared_settings(settings_class):
         title = settings_field.metadata["group"] or default_group
@@ -30,6 +34,7 @@ def add_setting_options(parser, settings_class, default_group=None):
         target.add_argument(option_name(settings_field), type=kind,
                             choices=settings_field.metadata["choices"],
                             help=help_text + suffix, **keywords)
+    return groups
 
 
 def comma_separated(text):
@@ -41,10 +46,5 @@ def settings_from_args(settings_class, args, **overrides):
     values = {f.name: getattr(args, f.name) for f in declared_settings(settings_class)}
     values.update(overrides)
     return settings_class(**values)
-
-
-def settings_summary(settings):
-    """``{name: value}`` of every declared setting, for reports and run fingerprints."""
-    return {f.name: getattr(settings, f.name) for f in declared_settings(type(settings))}
 
 

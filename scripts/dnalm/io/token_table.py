@@ -3,8 +3,10 @@
 Columns: ``id`` (string, the sequence or window id, input order kept, repeats
 allowed) and ``input_ids`` (list<int32>, special tokens included); the tokenize
 tool may add more columns (``length_bp`` ...). The tokenizer's JSON text is
-stored in the file's schema metadata under ``dnalm.tokenizer`` so a model can
-never be trained or used with a different vocabulary than its data.
+stored once, in the file's key-value metadata under ``dnalm.tokenizer``, so a
+model can never be trained or used with a different vocabulary than its data.
+(Files written before 0.1.0's last changes also carry it a second time inside
+the Arrow schema; they read the same.)
 """
 
 import pyarrow as pa
@@ -17,18 +19,21 @@ ID_COLUMN = "id"
 IDS_COLUMN = "input_ids"
 
 
-def token_table_schema(tokenizer_json, extra_fields=()):
+def token_table_schema(extra_fields=()):
     fields = [pa.field(ID_COLUMN, pa.string()), pa.field(IDS_COLUMN, pa.list_(pa.int32()))]
     fields.extend(extra_fields)
-    return pa.schema(fields, metadata={TOKENIZER_KEY: tokenizer_json.encode("utf-8")})
+    return pa.schema(fields)
 
 
 class TokenTableWriter:
     """Stream record batches into a token table; use as a context manager."""
 
     def __init__(self, path, tokenizer_json, extra_fields=()):
-        self.schema = token_table_schema(tokenizer_json, extra_fields)
+        # The tokenizer goes into the footer's key-value metadata only: metadata on
+        # the Arrow schema would be stored a second time, in the serialised schema.
+        self.schema = token_table_schema(extra_fields)
         self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        self._writer.add_key_value_metadata({TOKENIZER_KEY: tokenizer_json.encode("utf-8")})
 
     def write(self, columns):
         """Write one batch given as ``{column name: list of values}``."""
@@ -44,20 +49,29 @@ class TokenTableWriter:
         self.close()
 
 
-def read_token_table(path, columns=None):
-    """Return ``(pyarrow.Table, tokenizer_json)``; clear errors for anything else."""
+def open_token_table(path):
+    """Return ``(pyarrow.parquet.ParquetFile, tokenizer_json)`` after checking the contract."""
     try:
-        table = pq.read_table(str(path), columns=columns)
+        parquet = pq.ParquetFile(str(path))
     except (OSError, pa.ArrowInvalid) as error:
         raise DnalmError(f"{path} is not a readable Parquet file: {error}") from None
-    metadata = table.schema.metadata or {}
+    metadata = parquet.metadata.metadata or {}
     if TOKENIZER_KEY not in metadata:
         raise DnalmError(
             f"{path} has no tokenizer in its metadata: make it with 'dnalm tokenize'"
         )
+    names = parquet.schema_arrow.names
     for column in (ID_COLUMN, IDS_COLUMN):
-        if column not in table.column_names:
-            raise DnalmError(
-                f"{path} lacks the column '{column}' (has: {', '.join(table.column_names)})"
-            )
-    return table, metadata[TOKENIZER_KEY].decode("utf-8")
+        if column not in names:
+            raise DnalmError(f"{path} lacks the column '{column}' (has: {', '.join(names)})")
+    return parquet, metadata[TOKENIZER_KEY].decode("utf-8")
+
+
+def read_token_table(path, columns=None):
+    """Return ``(pyarrow.Table, tokenizer_json)``; clear errors for anything else."""
+    parquet, tokenizer_json = open_token_table(path)
+    try:
+        table = parquet.read(columns=columns)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise DnalmError(f"{path} is not a readable Parquet file: {error}") from None
+    return table, tokenizer_json

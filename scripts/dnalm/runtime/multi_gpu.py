@@ -1,9 +1,15 @@
 """Data-parallel training on every GPU of the node, through torchrun.
 
-When the job sees more than one CUDA device and is not already one process of
-a distributed launch, the command starts itself again under ``torchrun``, one
-process per GPU; the Trainer then trains data-parallel (DDP) on its own. The
-CPU slots Galaxy gives the job (``GALAXY_SLOTS``) are shared between the
+Two ways in, the same training:
+
+* ``torchrun --standalone --nproc-per-node=N -m dnalm.cli pretrain ...``: each
+  process sees ``LOCAL_RANK`` and trains as one rank; the Trainer does the
+  data-parallel (DDP) part on its own.
+* ``dnalm pretrain ...`` on a node with several visible GPUs: the command runs
+  that ``torchrun`` line itself (it says so in the job log) and waits for it;
+  ``DNALM_NO_DDP=1`` keeps it to one process on one GPU.
+
+The CPU slots Galaxy gives the job (``GALAXY_SLOTS``) are shared between the
 processes for data loading and intra-op threads.
 """
 
@@ -16,6 +22,10 @@ import torch
 
 def is_distributed_worker():
     return "LOCAL_RANK" in os.environ
+
+
+def world_size():
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def is_main_process():

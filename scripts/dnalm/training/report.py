@@ -1,4 +1,4 @@
-"""How training went, for people: a loss-curve PNG and a self-contained HTML report."""
+"""How training went, for people: a loss-curve PNG and a self-contained HTML report, and its content."""
 
 import base64
 import html
@@ -64,3 +64,78 @@ def _read_bytes(source):
         return source.getvalue()
     with open(source, "rb") as handle:
         return handle.read()
+
+
+def report_sections(result):
+    """The report's tables for a ``pretraining.PretrainResult``: data, model, settings, result."""
+    import platform
+
+    import torch
+    import transformers
+
+    from dnalm.runtime.multi_gpu import world_size
+    from dnalm.training.callbacks import format_seconds
+    from dnalm.training.metrics import best_epoch, metrics_rows
+
+    run, settings, lengths = result.run, result.settings, result.sequence_lengths
+    config = run.model.config
+    total, active = result.parameters
+    best = best_epoch(metrics_rows(run.log_history))
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
+        platform.processor() or platform.machine())
+    model_table = {
+        "source": result.model_source,
+        "architecture": config.architectures[0] if config.architectures else config.model_type,
+        "layers": config.num_hidden_layers,
+        "hidden size": config.hidden_size,
+        "attention heads": config.num_attention_heads,
+        "vocabulary": config.vocab_size,
+        "parameters (total)": f"{total:,}",
+        "parameters (active per token)": f"{active:,}",
+    }
+    if getattr(config, "num_local_experts", None):
+        model_table["experts (used per token)"] = (
+            f"{config.num_local_experts} ({config.num_experts_per_tok})")
+    return {
+        "Data": {
+            "token table": result.token_table,
+            "sequences": f"{len(lengths):,}",
+            "tokens": f"{int(lengths.sum()):,}",
+            "tokens per sequence (min / mean / max)":
+                f"{lengths.min()} / {lengths.mean():.1f} / {lengths.max()}",
+            "training / validation sequences": f"{result.n_train:,} / {result.n_validation:,}",
+        },
+        "Model": model_table,
+        "Hyperparameters": {
+            "epochs (max)": f"{settings.epochs:g}",
+            "batch size x gradient accumulation":
+                f"{settings.batch_size} x {settings.gradient_accumulation}",
+            "micro-batch x accumulation x devices":
+                f"{run.micro_batch} x {run.accumulation} x {world_size()}",
+            "learning rate": settings.learning_rate,
+            "schedule (warmup ratio)": f"{settings.lr_scheduler} ({settings.warmup_ratio:g})",
+            "weight decay": settings.weight_decay,
+            "early stopping patience": settings.early_stopping_patience,
+            "seed": settings.seed,
+            "precision": "bf16" if run.bf16 else "fp32",
+            "packed row length": settings.row_length,
+            "attention / experts": f"{config._attn_implementation} / {settings.experts}",
+            "torch.compile": settings.compile,
+        },
+        "Result": {
+            "best epoch": f"{best['epoch']:.0f}" if best else "none evaluated",
+            "best validation loss": f"{best['val_loss']:.4f}" if best else "",
+            "best validation perplexity": f"{best['perplexity']:.3f}" if best else "",
+            "best validation accuracy": f"{best['accuracy']:.4f}" if best else "",
+            "epochs run": f"{run.epochs_run:.2f}",
+            "optimiser steps": run.optimiser_steps,
+            "stopped by": run.stopped_by,
+        },
+        "Time and hardware": {
+            "training time": format_seconds(run.seconds),
+            "device": device,
+            "devices": world_size(),
+            "CPU threads": torch.get_num_threads(),
+            "torch / transformers": f"{torch.__version__} / {transformers.__version__}",
+        },
+    }

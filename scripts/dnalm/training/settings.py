@@ -1,0 +1,108 @@
+"""Every knob of a pretraining run, declared once: default, help and allowed values.
+
+``dnalm pretrain`` makes its options from these fields
+(``dnalm.commands.setting_options``); the Galaxy tool passes the options of the
+same names. Defaults are the tutorial's, except three that depend on the
+model (``None`` here, "the preset's"): the tiny preset is a CPU demo on a few
+hundred to a few thousand sequences, where the tutorial's 1,600 sequences per
+optimiser step would leave one or two steps per epoch and a flat loss curve.
+"""
+
+from dataclasses import dataclass, replace
+
+from dnalm.errors import DnalmError
+from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS
+from dnalm.settings import setting
+
+SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
+EXPERTS_CHOICES = ("grouped_mm", "batched_mm", "eager")
+
+# The knobs whose default depends on the model: the tutorial's for every model but tiny.
+TUTORIAL_DEFAULTS = dict(batch_size=32, gradient_accumulation=50, learning_rate=5e-4)
+PRESET_DEFAULTS = {
+    # 8 sequences per step: ~10 steps per epoch on the demo's 128 windows, and a
+    # rate that suits a 1M-parameter model (small models take larger steps).
+    "tiny": dict(batch_size=8, gradient_accumulation=1, learning_rate=3e-3),
+}
+
+TRAINING = "training (defaults are the tutorial's)"
+SPEED = "speed"
+OUTPUTS = "outputs"
+
+
+def _by_model(name):
+    tiny = PRESET_DEFAULTS["tiny"][name]
+    return f"(default: {TUTORIAL_DEFAULTS[name]:g}, the tutorial's; {tiny:g} for the tiny preset)"
+
+
+@dataclass
+class TrainingSettings:
+    """How to train; ``with_model_defaults`` fills in the model-dependent ``None`` defaults."""
+
+    epochs: float = setting(50, "maximum number of epochs", group=TRAINING)
+    batch_size: int = setting(None, f"sequences per batch {_by_model('batch_size')}",
+                              group=TRAINING)
+    gradient_accumulation: int = setting(
+        None, "batches per optimiser step (effective batch = batch size x this) "
+        + _by_model("gradient_accumulation"), group=TRAINING)
+    micro_batch_size: int = setting(
+        0, "sequences per forward pass; 0 = batch size x accumulation, up to 256 (CPU) or "
+        "512 (GPU): the same update, fewer passes", group=TRAINING)
+    learning_rate: float = setting(None, f"peak learning rate {_by_model('learning_rate')}",
+                                   group=TRAINING)
+    weight_decay: float = setting(0.01, "AdamW weight decay", group=TRAINING)
+    lr_scheduler: str = setting("linear", "learning-rate schedule after warmup",
+                                choices=SCHEDULES, group=TRAINING)
+    warmup_ratio: float = setting(0.0, "share of the steps spent warming the learning rate up",
+                                  group=TRAINING)
+    max_grad_norm: float = setting(1.0, "gradient clipping", group=TRAINING)
+    early_stopping_patience: int = setting(
+        3, "epochs without a better validation loss before stopping", group=TRAINING)
+    validation_fraction: float = setting(0.2, "share of sequences held out for validation",
+                                         group=TRAINING)
+    seed: int = setting(42, "seed of the split, initialisation and order", group=TRAINING)
+    time_budget_minutes: float = setting(
+        0, "minutes of training after which it stops cleanly and keeps the best model so far "
+        "(0 = no limit)", group=TRAINING, flag="time_budget")
+    max_steps: int = setting(-1, "stop after this many optimiser steps (-1 = run the epochs)",
+                             group=TRAINING)
+
+    precision: str = setting(
+        "auto", "auto = bf16 mixed precision where the hardware has it (GPUs, CPUs with AMX), "
+        "else fp32", choices=PRECISIONS, group=SPEED)
+    compile: bool = setting(False, "compile the model with torch.compile", group=SPEED)
+    row_length: int = setting(
+        0, "tokens per packed row (sequences are packed, never split); 0 = twice the longest "
+        "sequence", group=SPEED)
+    attention: str = setting(
+        "auto", "auto = flash-attn on a GPU in bf16 where installed, else PyTorch's fused SDPA, "
+        "or eager on a CPU in bf16 (faster there)", choices=ATTENTION_CHOICES, group=SPEED)
+    experts: str = setting("grouped_mm", "how mixture-of-experts layers run (eager = "
+                           "per-expert loop)", choices=EXPERTS_CHOICES, group=SPEED)
+    dataloader_workers: int = setting(0, "processes preparing batches (0 = the training "
+                                      "process itself)", group=SPEED)
+
+    logging_steps: int = setting(
+        0, "optimiser steps between progress lines (0 = about ten per epoch)", group=OUTPUTS)
+
+    def with_model_defaults(self, preset=None):
+        """A copy where the model-dependent knobs left at ``None`` take ``preset``'s values."""
+        defaults = PRESET_DEFAULTS.get(preset, TUTORIAL_DEFAULTS)
+        unset = {name: value for name, value in defaults.items() if getattr(self, name) is None}
+        return replace(self, **unset)
+
+    def check(self):
+        """Refuse values no run can use, naming the option."""
+        for name in ("batch_size", "gradient_accumulation"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise DnalmError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.row_length < 0:
+            raise DnalmError("--row-length must be 0 (automatic) or a number of tokens")
+        if self.epochs <= 0:
+            raise DnalmError("--epochs must be positive")
+        if not 0 <= self.warmup_ratio < 1:
+            raise DnalmError("--warmup-ratio must be in [0, 1)")
+        if not 0 < self.validation_fraction < 1:
+            raise DnalmError(
+                f"--validation-fraction must be between 0 and 1, not {self.validation_fraction}")

@@ -1,0 +1,227 @@
+"""Train a causal LM with ``transformers.Trainer``, the tutorial's way, only faster.
+
+The recipe is the tutorial's (Trainer, AdamW, lr 5e-4, weight decay 0.01,
+batch 32 x gradient accumulation 50, evaluate and save every epoch, keep the
+best model by validation loss, early stopping with patience 3). What makes it
+fast is below the Trainer: packed rows (see ``packing``), fused attention
+kernels, grouped-GEMM experts, fused AdamW, bf16 where the hardware has it
+(see ``runtime.hardware``), optional ``torch.compile``, and bigger
+micro-batches with the same effective batch in sequences.
+"""
+
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers.trainer import TRAINING_ARGS_NAME
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from dnalm.runtime.hardware import use_bf16
+from dnalm.runtime.multi_gpu import world_size
+from dnalm.training.callbacks import ProgressLines, TimeBudget
+from dnalm.training.checkpoints import last_complete_checkpoint
+from dnalm.training.packing import IGNORE_INDEX, PackedCollator
+
+FEW_STEPS_PER_EPOCH = 10  # fewer, and the job log says what to lower
+
+
+@dataclass
+class TrainingRun:
+    """What ``run_trainer`` returns: the best model and how training went."""
+
+    model: torch.nn.Module  # the best model by validation loss, unwrapped
+    log_history: list  # the Trainer's, across resumes
+    epochs_run: float
+    optimiser_steps: int
+    stopped_by: str  # "time budget", "early stopping" or "all epochs / steps done"
+    seconds: float  # of training in this process (a resumed run: since the resume)
+    micro_batch: int
+    accumulation: int
+    bf16: bool
+
+
+def micro_batching(settings):
+    """``(micro-batch, accumulation)`` keeping batch x accumulation sequences per update.
+
+    32 sequences of ~45 tokens are too few to keep the hardware busy (64
+    experts get ~20 tokens each), so the accumulation is folded into larger
+    micro-batches: the largest divisor of the per-device sequences per update
+    up to 256 on a CPU, 512 on a GPU. The update is the same: the Trainer
+    averages the loss over all target tokens of the update either way.
+    """
+    effective = settings.batch_size * settings.gradient_accumulation
+    per_device = max(1, effective // world_size())
+    micro = settings.micro_batch_size
+    if micro <= 0:
+        limit = 512 if torch.cuda.is_available() else 256
+        micro = max(d for d in range(1, min(per_device, limit) + 1) if per_device % d == 0)
+    micro = min(micro, per_device)
+    return micro, max(1, per_device // micro)
+
+
+def steps_per_epoch(n_sequences, settings):
+    """Optimiser steps in one epoch, counted as the Trainer counts them."""
+    micro, accumulation = micro_batching(settings)
+    batches = math.ceil(n_sequences / (micro * world_size()))
+    return max(1, -(-batches // accumulation))
+
+
+def training_arguments(settings, checkpoint_dir, epoch_steps):
+    micro, accumulation = micro_batching(settings)
+    on_gpu = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=micro,
+        per_device_eval_batch_size=micro,
+        gradient_accumulation_steps=accumulation,
+        learning_rate=settings.learning_rate,
+        weight_decay=settings.weight_decay,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        max_grad_norm=settings.max_grad_norm,
+        optim="adamw_torch_fused",
+        bf16=use_bf16(settings.precision),
+        use_cpu=not on_gpu,  # the Trainer allows bf16 on a CPU only if told
+        tf32=True if on_gpu else None,
+        torch_compile=settings.compile,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=2,  # the newest, plus the best kept by load_best_model_at_end
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        restore_callback_states_from_checkpoint=True,  # early stopping's patience survives a resume
+        logging_strategy="steps",
+        logging_steps=settings.logging_steps or max(1, epoch_steps // 10),
+        include_num_input_tokens_seen="non_padding",
+        seed=settings.seed,
+        data_seed=settings.seed,
+        dataloader_num_workers=settings.dataloader_workers,
+        dataloader_pin_memory=on_gpu,
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        report_to="none",
+    )
+
+
+class CheckpointsAsInMemory(Trainer):
+    """A ``Trainer`` whose checkpoints keep the weight names the model has in memory.
+
+    Why: transformers 5 converts mixture-of-experts weights at load time (one
+    fused tensor per layer in memory) and ``save_pretrained`` converts them
+    back to the legacy per-expert names by default (``save_original_format``).
+    The Trainer reloads its own checkpoints (to resume, and to load the best
+    model at the end) with ``load_state_dict(strict=False)``, which would then
+    silently skip every expert weight. Checkpoints are therefore saved as they
+    are in memory; the final model is saved by ``save_pretrained`` in the
+    standard format. tests/test_pretrain.py checks both halves.
+    """
+
+    def _save(self, output_dir=None, state_dict=None):
+        if not self.args.should_save:
+            return
+        output_dir = output_dir or self.args.output_dir
+        os.makedirs(output_dir, exist_ok=True)
+        model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+        model.save_pretrained(output_dir, state_dict=state_dict, save_original_format=False)
+        self.processing_class.save_pretrained(output_dir)
+        torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+
+
+def next_token_argmax(logits, labels):
+    """Keep only each position's most likely token: evaluation then stores ints, not logits."""
+    return logits.argmax(dim=-1)
+
+
+def next_token_accuracy(prediction):
+    """Share of target tokens the model ranks first (position t predicts token t+1)."""
+    predicted = np.asarray(prediction.predictions)[:, :-1]
+    targets = np.asarray(prediction.label_ids)[:, 1:]
+    counted = targets != IGNORE_INDEX
+    return {"accuracy": float((predicted[counted] == targets[counted]).mean())}
+
+
+def make_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
+                 checkpoint_dir, callbacks=()):
+    """The Trainer of a run; ``settings`` must have its model defaults filled in."""
+    arguments = training_arguments(settings, checkpoint_dir,
+                                   steps_per_epoch(len(train_set), settings))
+    trainer = CheckpointsAsInMemory(
+        model=model,
+        args=arguments,
+        train_dataset=train_set,
+        eval_dataset=validation_set,
+        data_collator=PackedCollator(tokenizer.pad_token_id, row_length,
+                                     fixed_width=settings.compile),
+        processing_class=tokenizer,
+        # Evaluation keeps only the argmax of each position (ints), never the logits.
+        preprocess_logits_for_metrics=next_token_argmax,
+        compute_metrics=next_token_accuracy,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
+                   *callbacks],
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
+def run_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
+                checkpoint_dir, print_fn=print):
+    """Train (resuming from the newest checkpoint in ``checkpoint_dir``) and return a ``TrainingRun``."""
+    time_budget = TimeBudget(settings.time_budget_minutes, print_fn)
+    trainer = make_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
+                           checkpoint_dir, callbacks=[ProgressLines(print_fn), time_budget])
+    micro, accumulation = micro_batching(settings)
+    checkpoint = last_complete_checkpoint(checkpoint_dir)
+    if checkpoint:
+        print_fn(f"resuming from {checkpoint}", flush=True)
+    print_fn(
+        f"training: {len(train_set):,} sequences, {len(validation_set):,} for validation; "
+        f"micro-batch {micro} x accumulation {accumulation} x {world_size()} device(s); "
+        f"{'bf16' if trainer.args.bf16 else 'fp32'}",
+        flush=True,
+    )
+    warn_if_few_steps(len(train_set), settings, print_fn)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    state = trainer.state
+    if time_budget.stopped:
+        stopped_by = "time budget"
+    elif state.max_steps and state.global_step < state.max_steps:
+        stopped_by = "early stopping"
+    else:
+        stopped_by = "all epochs / steps done"
+    return TrainingRun(
+        model=trainer.accelerator.unwrap_model(trainer.model, keep_torch_compile=False),
+        log_history=state.log_history,
+        epochs_run=state.epoch or 0.0,
+        optimiser_steps=state.global_step,
+        stopped_by=stopped_by,
+        seconds=time.perf_counter() - started,
+        micro_batch=micro,
+        accumulation=accumulation,
+        bf16=trainer.args.bf16,
+    )
+
+
+def warn_if_few_steps(n_train, settings, print_fn=print):
+    """Say so when an epoch is too few optimiser steps for the loss to fall visibly."""
+    steps = steps_per_epoch(n_train, settings)
+    if steps >= FEW_STEPS_PER_EPOCH or settings.max_steps > 0:
+        return
+    per_step = settings.batch_size * settings.gradient_accumulation
+    enough = max(1, n_train // FEW_STEPS_PER_EPOCH)
+    print_fn(
+        f"note: an epoch is only {steps} optimiser step(s): {n_train:,} training sequences, "
+        f"{per_step:,} per step (batch size {settings.batch_size} x gradient accumulation "
+        f"{settings.gradient_accumulation}); the model learns little per epoch. For "
+        f"{FEW_STEPS_PER_EPOCH} or more steps per epoch, lower --gradient-accumulation or "
+        f"--batch-size to about {enough:,} sequences per step, or give more sequences",
+        flush=True,
+    )

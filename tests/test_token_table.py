@@ -1,0 +1,61 @@
+"""The token table: the tokenizer stored once, old files still read, token ids read back exactly."""
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from dnalm.errors import DnalmError
+from dnalm.io.token_table import TOKENIZER_KEY, TokenTableWriter, read_token_table
+from dnalm.tokenization.loading import load_tokenizer
+from dnalm.training.data import read_token_data, split_train_validation
+
+OLD_TABLE = Path(__file__).parents[1] / "test-data" / "pretrain_tokens.parquet"  # tokenizer stored twice
+
+
+def write_table(path, ids, sequences, tokenizer_json):
+    with TokenTableWriter(path, tokenizer_json) as writer:
+        writer.write({"id": ids, "input_ids": sequences})
+    return path
+
+
+def test_tokenizer_is_stored_once(tmp_path):
+    tokenizer_json = load_tokenizer().to_str()
+    path = write_table(tmp_path / "t.parquet", ["a", "b"], [[1, 5, 2], [1, 7, 8, 2]], tokenizer_json)
+    footer = pq.read_metadata(path).metadata
+    assert footer[TOKENIZER_KEY].decode() == tokenizer_json
+    assert len(tokenizer_json) > 100_000 and len(footer[b"ARROW:schema"]) < 2_000
+    assert path.read_bytes().count(tokenizer_json.encode()) == 1
+    assert path.stat().st_size < len(tokenizer_json) + 5_000
+    table, read_back = read_token_table(path)
+    assert read_back == tokenizer_json
+    assert table.column("input_ids").to_pylist() == [[1, 5, 2], [1, 7, 8, 2]]
+
+
+def test_old_tables_with_the_tokenizer_twice_still_read():
+    footer = pq.read_metadata(OLD_TABLE).metadata
+    assert TOKENIZER_KEY in pq.read_schema(OLD_TABLE).metadata and TOKENIZER_KEY in footer
+    table, tokenizer_json = read_token_table(OLD_TABLE)
+    assert tokenizer_json == footer[TOKENIZER_KEY].decode() and table.num_rows == 200
+
+
+def test_token_data_reads_every_id_back_across_row_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    sequences = [rng.integers(5, 4096, size=rng.integers(3, 60)).tolist() for _ in range(250)]
+    ids = [f"w{i}" for i in range(250)]
+    path = write_table(tmp_path / "t.parquet", ids, sequences, load_tokenizer().to_str())
+    data = read_token_data(path, batch_rows=64)  # four batches
+    assert data.ids == ids and len(data.sequences) == 250
+    assert [data.sequences[i].tolist() for i in range(250)] == sequences
+    assert data.lengths().tolist() == [len(s) for s in sequences]
+    train, validation = split_train_validation(data.sequences, 0.2, seed=42)
+    order = np.random.default_rng(42).permutation(250)  # the tutorial-like seeded 80/20 split
+    assert [validation[i]["input_ids"].tolist() for i in range(50)] == [sequences[j] for j in order[:50]]
+    assert len(train) == 200
+
+
+def test_a_sequence_without_tokens_is_named(tmp_path):
+    path = write_table(tmp_path / "t.parquet", ["a", "empty", "c"], [[1, 2], [], [1, 2]],
+                       load_tokenizer().to_str())
+    with pytest.raises(DnalmError, match="record 'empty' has no tokens"):
+        read_token_data(path)
