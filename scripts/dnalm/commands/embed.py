@@ -70,7 +70,8 @@ def run(args):
         model = load_base_model(model_files)
         special_ids = special_token_ids(tokenizer)
         records = tokenized_records(
-            args.input, tokenizer, args.input_format, args.column, args.id_column
+            args.input, tokenizer, args.input_format, args.column, args.id_column,
+            iupac_policy=args.iupac_policy,
         )
         pieces = fit_to_context(
             records, model_files.max_positions, args.long_sequences, special_ids, "embed"

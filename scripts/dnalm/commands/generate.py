@@ -46,7 +46,9 @@ def run(args):
         model = load_causal_lm(model_files)
         prompts = []
         if args.prompts is not None:
-            prompts = list(read_sequences(args.prompts, args.input_format, args.column, args.id_column))
+            prompts = list(read_sequences(
+                args.prompts, args.input_format, args.column, args.id_column, args.iupac_policy
+            ))
         bos_id = tokenizer.token_to_id("[CLS]")
         if bos_id is None:
             bos_id = model_files.config.get("bos_token_id", 1)

@@ -2,6 +2,7 @@
 
 import argparse
 
+from dnalm.commands.tokenize import add_iupac_argument
 from dnalm.inference.batches import LONG_SEQUENCE_POLICIES
 from dnalm.io.sequences import FORMATS
 
@@ -27,6 +28,7 @@ def add_sequence_options(parser):
         "--id-column", default=None,
         help="id column of a CSV/TSV input (default: row numbers)",
     )
+    add_iupac_argument(parser)
 
 
 def add_context_options(parser):

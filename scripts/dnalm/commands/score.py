@@ -78,7 +78,8 @@ def run(args):
                 _write_pair_scores(stream, scores(tokenize_records(_interleave(pairs), tokenizer)))
             else:
                 records = tokenized_records(
-                    args.input, tokenizer, args.input_format, args.column, args.id_column
+                    args.input, tokenizer, args.input_format, args.column, args.id_column,
+                    iupac_policy=args.iupac_policy,
                 )
                 _write_scores(stream, scores(records))
 
@@ -112,15 +113,18 @@ def _interleave(pairs):
 
 def _pairs_from_table(args):
     """Two readers over the same table: one for the ref column, one for the alt column."""
-    refs = read_sequences(args.input, args.input_format, args.ref_column, args.id_column)
-    alts = read_sequences(args.input, args.input_format, args.alt_column, args.id_column)
+    refs = read_sequences(args.input, args.input_format, args.ref_column, args.id_column,
+                          args.iupac_policy)
+    alts = read_sequences(args.input, args.input_format, args.alt_column, args.id_column,
+                          args.iupac_policy)
     yield from zip(refs, alts)
 
 
 def _pairs_from_files(args):
     """Pairs matched by id, in the order of the reference file; every id exactly once."""
-    alts = _unique_by_id(read_sequences(args.alt, args.input_format), args.alt)
-    refs = _unique_by_id(read_sequences(args.ref, args.input_format), args.ref)
+    alts = read_sequences(args.alt, args.input_format, iupac_policy=args.iupac_policy)
+    refs = read_sequences(args.ref, args.input_format, iupac_policy=args.iupac_policy)
+    alts, refs = _unique_by_id(alts, args.alt), _unique_by_id(refs, args.ref)
     unmatched = [record_id for record_id in alts if record_id not in refs]
     unmatched_ref = [record_id for record_id in refs if record_id not in alts]
     if unmatched_ref:

@@ -1,6 +1,6 @@
 """Turn DNA sequences into token ids (a Parquet token table) and summarise how.
 
-Reads FASTA (plain or gzip), CSV/TSV or one sequence per line, optionally cuts
+Reads FASTA or FASTQ (plain or gzip), CSV/TSV or one sequence per line, optionally cuts
 genomic records into windows, tokenizes with DNABERT-2's BPE (bundled), k-mers,
 single nucleotides or your own tokenizer.json, and writes one row per sequence.
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs
-from dnalm.io.sequences import FORMATS, read_sequences
+from dnalm.io.sequences import FORMATS, IUPAC_POLICIES, LetterCounts, read_sequences
 from dnalm.io.windows import (
     N_POLICIES,
     WindowCounts,
@@ -30,7 +30,9 @@ DEFAULT_WINDOW = 200
 
 def add_input_arguments(parser):
     """Options for reading sequences, shared with train-tokenizer."""
-    parser.add_argument("input", metavar="INPUT", help="FASTA (plain or .gz), CSV/TSV or text file")
+    parser.add_argument(
+        "input", metavar="INPUT", help="FASTA or FASTQ (plain or .gz), CSV/TSV or text file"
+    )
     parser.add_argument(
         "--format", dest="input_format", choices=FORMATS,
         help="input format (default: detected from the content)",
@@ -41,6 +43,7 @@ def add_input_arguments(parser):
     parser.add_argument(
         "--id-column", help="CSV/TSV column holding the ids (default: the row number)"
     )
+    add_iupac_argument(parser, genome_default=True)
     genome = parser.add_argument_group("genome mode (off unless --genome or --window is given)")
     genome.add_argument(
         "--genome", action="store_true",
@@ -62,9 +65,28 @@ def add_input_arguments(parser):
     )
 
 
-def input_records(args, window_counts=None):
+def add_iupac_argument(parser, genome_default=False):
+    """--iupac-policy, shared with the tools that run a model (which have no genome mode)."""
+    in_genome_mode = "; genome mode reads them as N unless 'error' is given" if genome_default else ""
+    parser.add_argument(
+        "--iupac-policy", choices=IUPAC_POLICIES, default=None if genome_default else "error",
+        help="IUPAC ambiguity letters (R, Y, K, M, S, W, B, D, H, V): stop with an error naming "
+        f"the record (error, the default) or read them as N (to-n){in_genome_mode}",
+    )
+
+
+def iupac_policy(args):
+    """What --iupac-policy means when not given: genome mode treats ambiguity letters as N."""
+    if args.iupac_policy is not None:
+        return args.iupac_policy
+    return "to-n" if genome_mode(args) else "error"
+
+
+def input_records(args, window_counts=None, letter_counts=None):
     """The records the input options describe, windowed and augmented as asked."""
-    records = read_sequences(args.input, args.input_format, args.column, args.id_column)
+    records = read_sequences(
+        args.input, args.input_format, args.column, args.id_column, iupac_policy(args), letter_counts
+    )
     if genome_mode(args):
         window = window_length(args)
         if window < 1:
@@ -102,7 +124,8 @@ def add_arguments(parser):
 def run(args):
     tokenizer = load_tokenizer(args.tokenizer)
     window_counts = WindowCounts() if genome_mode(args) else None
-    records = input_records(args, window_counts)
+    letter_counts = LetterCounts() if iupac_policy(args) == "to-n" else None
+    records = input_records(args, window_counts, letter_counts)
     with atomic_outputs(args.output, args.summary, args.histogram) as (table, summary, histogram):
         counts = tokenize_to_table(records, tokenizer, table, args.max_length)
         if counts.sequences == 0:
@@ -116,6 +139,7 @@ def run(args):
             counts,
             window_counts,
             args.reverse_complement,
+            letter_counts,
         )
         if summary:
             write_summary_table(rows, summary)

@@ -51,12 +51,13 @@ def is_token_table(path):
 
 
 def tokenized_records(path, tokenizer, input_format=None, column=None, id_column=None,
-                      batch_size=1024):
+                      batch_size=1024, iupac_policy="error"):
     """Yield ``TokenizedRecord``s, with special tokens as the tokenizer's template adds them."""
     if is_token_table(path):
         yield from _token_table_records(path, tokenizer)
         return
-    records = read_sequences(path, input_format=input_format, column=column, id_column=id_column)
+    records = read_sequences(path, input_format=input_format, column=column, id_column=id_column,
+                             iupac_policy=iupac_policy)
     yield from tokenize_records(records, tokenizer, batch_size)
 
 

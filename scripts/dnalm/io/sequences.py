@@ -1,12 +1,15 @@
-"""Read DNA sequences from FASTA, CSV/TSV or plain text, one record at a time.
+"""Read DNA sequences from FASTA, FASTQ, CSV/TSV or plain text, one record at a time.
 
 Every reader yields ``SequenceRecord(id, sequence)`` in input order, with the
 sequence uppercased (soft-masked bases become ordinary bases) and checked to
 hold only A, C, G, T and N. Repeated ids are kept as they are: real FASTA files
-often name thousands of records ``>chr12``.
+often name thousands of records ``>chr12``. IUPAC ambiguity letters (R, Y, K,
+M, S, W, B, D, H, V) stop the reading unless ``iupac_policy="to-n"`` reads them
+as N (and counts them in ``LetterCounts``).
 
-The format is detected from the content unless given: ``>`` starts FASTA, a tab
-in the first line means TSV, a comma CSV, otherwise one sequence per line.
+The format is detected from the content unless given: ``>`` starts FASTA, ``@``
+followed by a ``+`` line two lines later FASTQ (its qualities are not used), a
+tab in the first line means TSV, a comma CSV, otherwise one sequence per line.
 Gzip is recognised by its magic bytes, whatever the file name.
 """
 
@@ -16,16 +19,23 @@ import io
 import re
 import sys
 import zlib
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from dnalm.errors import DnalmError
 
-FORMATS = ("fasta", "csv", "tsv", "txt")
+FORMATS = ("fasta", "fastq", "csv", "tsv", "txt")
 # Column names tried, in order, when no --column is given: the tutorial's CSV
 # calls its sequence column "text"; many others call it "sequence".
 DEFAULT_COLUMNS = ("text", "sequence", "seq")
 ALLOWED_LETTERS = "ACGTN"
+# IUPAC codes for two or three possible bases; real assemblies hold a few of them.
+AMBIGUITY_LETTERS = "RYKMSWBDHV"
+IUPAC_POLICIES = ("error", "to-n")
 _NOT_ALLOWED = re.compile(f"[^{ALLOWED_LETTERS}]")
+_NOT_ALLOWED_OR_AMBIGUOUS = re.compile(f"[^{ALLOWED_LETTERS}{AMBIGUITY_LETTERS}]")
+_AMBIGUOUS = re.compile(f"[{AMBIGUITY_LETTERS}]")
+_AMBIGUITY_TO_N = str.maketrans(AMBIGUITY_LETTERS, "N" * len(AMBIGUITY_LETTERS))
 _GZIP_MAGIC = b"\x1f\x8b"
 
 # Table cells can be long (whole chromosomes in one cell); lift csv's 128 kB limit.
@@ -37,29 +47,46 @@ class SequenceRecord(NamedTuple):
     sequence: str
 
 
-def read_sequences(path, input_format=None, column=None, id_column=None):
+@dataclass
+class LetterCounts:
+    """IUPAC ambiguity letters read as N (``iupac_policy="to-n"``)."""
+
+    ambiguous_bases: int = 0
+    records_with_ambiguity: int = 0
+
+
+def read_sequences(path, input_format=None, column=None, id_column=None,
+                   iupac_policy="error", letter_counts=None):
     """Yield ``SequenceRecord``s from ``path``; raise ``DnalmError`` on bad input.
 
-    ``input_format`` is one of ``fasta``, ``csv``, ``tsv``, ``txt`` or ``None``
-    (detect). ``column`` names the sequence column of a CSV/TSV (default: the
-    first of ``text``, ``sequence``, ``seq`` present); ``id_column`` names an id
-    column (default: ids are the 1-based row numbers).
+    ``input_format`` is one of ``fasta``, ``fastq``, ``csv``, ``tsv``, ``txt`` or
+    ``None`` (detect). ``column`` names the sequence column of a CSV/TSV (default:
+    the first of ``text``, ``sequence``, ``seq`` present); ``id_column`` names an
+    id column (default: ids are the 1-based row numbers). ``iupac_policy``
+    ``error`` refuses ambiguity letters, ``to-n`` reads them as N and adds them
+    up in ``letter_counts`` (a ``LetterCounts``) when one is given.
     """
     if input_format is not None and input_format not in FORMATS:
         raise DnalmError(f"unknown input format '{input_format}' (use one of {', '.join(FORMATS)})")
+    if iupac_policy not in IUPAC_POLICIES:
+        raise DnalmError(f"unknown IUPAC policy '{iupac_policy}' (use one of {', '.join(IUPAC_POLICIES)})")
+    letter_counts = letter_counts if letter_counts is not None else LetterCounts()
     try:
         input_format = input_format or detect_format(path, column)
         count = 0
         with _open_text(path) as stream:
             if input_format == "fasta":
                 records = _read_fasta(stream, path)
+            elif input_format == "fastq":
+                records = _read_fastq(stream, path)
             elif input_format == "txt":
                 records = _read_lines(stream, path)
             else:
                 records = _read_table(stream, path, input_format, column, id_column)
-            for record in records:
+            for record_id, sequence, number in records:
                 count += 1
-                yield record
+                sequence = checked_sequence(sequence, record_id, number, iupac_policy, letter_counts)
+                yield SequenceRecord(record_id, sequence)
     except (OSError, EOFError, zlib.error) as error:
         raise DnalmError(f"{path} cannot be read: {_reason(error)}") from None
     except UnicodeDecodeError:
@@ -69,13 +96,22 @@ def read_sequences(path, input_format=None, column=None, id_column=None):
 
 
 def detect_format(path, column=None):
-    """Guess ``fasta``, ``tsv``, ``csv`` or ``txt`` from the first non-blank line."""
+    """Guess ``fasta``, ``fastq``, ``tsv``, ``csv`` or ``txt`` from the first lines."""
     with _open_text(path) as stream:
         first_line = next((line for line in stream if line.strip()), None)
+        _, third_line = next(stream, None), next(stream, None)
     if first_line is None:
         raise DnalmError(f"{path} is empty: no sequences to read")
     if first_line.startswith(">"):
         return "fasta"
+    if first_line.startswith("@"):
+        if third_line is None or not third_line.startswith("+"):
+            # '@' is no DNA letter and no usual table header: call it a broken FASTQ.
+            raise DnalmError(
+                f"{path} starts with '@' like FASTQ, but its first record has no '+' line "
+                "after the sequence line (FASTQ records are 4 lines: @id, sequence, +, qualities)"
+            )
+        return "fastq"
     if "\t" in first_line:
         return "tsv"
     if "," in first_line:
@@ -86,17 +122,26 @@ def detect_format(path, column=None):
     return "txt"
 
 
-def checked_sequence(sequence, record_id, record_number):
-    """Uppercase ``sequence`` and make sure it is non-empty DNA (ACGTN)."""
+def checked_sequence(sequence, record_id, record_number, iupac_policy="error", letter_counts=None):
+    """Uppercase ``sequence`` and make sure it is non-empty DNA (ACGTN; see ``iupac_policy``)."""
     sequence = sequence.upper()
     if not sequence:
         raise DnalmError(f"record '{record_id}' (record {record_number}) has an empty sequence")
-    bad = _NOT_ALLOWED.search(sequence)
+    to_n = iupac_policy == "to-n"
+    bad = (_NOT_ALLOWED_OR_AMBIGUOUS if to_n else _NOT_ALLOWED).search(sequence)
     if bad:
-        raise DnalmError(
-            f"record '{record_id}' (record {record_number}) has '{bad.group()}' at position "
-            f"{bad.start() + 1}: only the letters {', '.join(ALLOWED_LETTERS)} are allowed"
-        )
+        where = f"record '{record_id}' (record {record_number}) has '{bad.group()}' at position {bad.start() + 1}"
+        if bad.group() in AMBIGUITY_LETTERS:
+            raise DnalmError(
+                f"{where}, an IUPAC ambiguity letter: --iupac-policy to-n reads such letters as N "
+                f"(otherwise only {', '.join(ALLOWED_LETTERS)} are allowed)"
+            )
+        raise DnalmError(f"{where}: only the letters {', '.join(ALLOWED_LETTERS)} are allowed")
+    if to_n and _AMBIGUOUS.search(sequence):
+        if letter_counts is not None:
+            letter_counts.ambiguous_bases += sum(map(sequence.count, AMBIGUITY_LETTERS))
+            letter_counts.records_with_ambiguity += 1
+        sequence = sequence.translate(_AMBIGUITY_TO_N)
     return sequence
 
 
@@ -118,7 +163,7 @@ def _read_fasta(stream, path):
         line = line.strip()
         if line.startswith(">"):
             if record_id is not None:
-                yield SequenceRecord(record_id, checked_sequence("".join(chunks), record_id, number))
+                yield record_id, "".join(chunks), number
             number += 1
             record_id = line[1:].split(maxsplit=1)[0] if line[1:].strip() else f"record{number}"
             chunks = []
@@ -127,7 +172,38 @@ def _read_fasta(stream, path):
                 raise DnalmError(f"{path} line {line_number}: sequence text before the first '>' header")
             chunks.append(line)
     if record_id is not None:
-        yield SequenceRecord(record_id, checked_sequence("".join(chunks), record_id, number))
+        yield record_id, "".join(chunks), number
+
+
+def _read_fastq(stream, path):
+    """4-line records: ``@id``, sequence, ``+``, qualities (as long as the sequence; not used)."""
+    number, line_number = 0, 0
+    for line in stream:
+        line_number += 1
+        header = line.strip()
+        if not header:
+            continue  # blank lines between records (or at the end) are harmless
+        number += 1
+        if not header.startswith("@"):
+            raise DnalmError(
+                f"{path} line {line_number}: FASTQ record {number} should start with '@', not "
+                f"'{header[:20]}'"
+            )
+        record_id = header[1:].split(maxsplit=1)[0] if header[1:].strip() else f"record{number}"
+        sequence, plus, quality = (next(stream, None) for _ in range(3))
+        name = f"{path}: FASTQ record '{record_id}' (record {number}, line {line_number})"
+        if quality is None:
+            raise DnalmError(f"{name} is cut short: fewer than 4 lines (truncated file?)")
+        line_number += 3
+        sequence, quality = sequence.strip(), quality.strip()
+        if not plus.startswith("+"):
+            raise DnalmError(f"{name} has no '+' line after its sequence")
+        if len(quality) != len(sequence):
+            raise DnalmError(
+                f"{name} has {len(sequence)} bases but {len(quality)} quality characters "
+                "(truncated file, or a FASTQ with wrapped lines?)"
+            )
+        yield record_id, sequence, number
 
 
 def _read_lines(stream, path):
@@ -140,7 +216,7 @@ def _read_lines(stream, path):
         if blank_line is not None:  # blank lines are only allowed at the end
             raise DnalmError(f"{path} line {blank_line} is empty: a zero-length sequence")
         number += 1
-        yield SequenceRecord(str(number), checked_sequence(line, str(number), number))
+        yield str(number), line, number
 
 
 def _read_table(stream, path, input_format, column, id_column):
@@ -160,8 +236,7 @@ def _read_table(stream, path, input_format, column, id_column):
                 f"{path} row {number} has {len(row)} fields but the header has {len(header)}"
             )
         record_id = str(number) if id_index is None else row[id_index].strip()
-        sequence = checked_sequence(row[sequence_index].strip(), record_id, number)
-        yield SequenceRecord(record_id, sequence)
+        yield record_id, row[sequence_index].strip(), number
 
 
 def _column_index(header, name, path, role, fallbacks=()):

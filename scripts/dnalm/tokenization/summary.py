@@ -7,8 +7,10 @@ whether the vocabulary missed anything (``[UNK]``).
 """
 
 
-def summary_rows(tokenizer_name, vocab_size, counts, windows=None, reverse_complement=False):
-    """Return ``[(metric, value), ...]`` from ``TokenizeCounts`` and ``WindowCounts``."""
+def summary_rows(tokenizer_name, vocab_size, counts, windows=None, reverse_complement=False,
+                 letters=None):
+    """Return ``[(metric, value), ...]`` from ``TokenizeCounts``, ``WindowCounts`` and
+    ``LetterCounts`` (IUPAC ambiguity letters read as N; None when they were refused)."""
     histogram = counts.tokens_per_sequence
     rows = [("tokenizer", tokenizer_name), ("vocabulary size", vocab_size)]
     if windows is not None:
@@ -22,6 +24,12 @@ def summary_rows(tokenizer_name, vocab_size, counts, windows=None, reverse_compl
     else:
         input_records = counts.sequences // 2 if reverse_complement else counts.sequences
         rows.append(("input records", input_records))
+    if letters is not None:
+        # Read as N, so in genome mode they also count in the N lines above.
+        rows += [
+            ("records with IUPAC ambiguity letters (read as N)", letters.records_with_ambiguity),
+            ("bp of IUPAC ambiguity letters (read as N)", letters.ambiguous_bases),
+        ]
     if reverse_complement:
         rows.append(("reverse complements added", counts.sequences // 2))
     content_tokens = counts.tokens - counts.special_tokens
