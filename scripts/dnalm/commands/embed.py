@@ -18,14 +18,10 @@ from dnalm.inference.batches import (
 )
 from dnalm.inference.embedding import POOLINGS, EmbeddingSettings, embed_pieces
 from dnalm.inference.loading import default_batch_size, load_base_model
-from dnalm.io.embedding_files import (
-    FORMATS,
-    EmbeddingSpill,
-    write_embeddings,
-    write_pca_plot,
-)
+from dnalm.io.embedding_files import FORMATS, EmbeddingSpill, write_embeddings
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
+from dnalm.io.pca_plot import ID_PREFIX, id_pattern, point_groups, write_pca_plot
 
 
 def add_arguments(parser):
@@ -54,13 +50,23 @@ def add_arguments(parser):
                         help="also draw the first two principal components")
     parser.add_argument("--label-column", default=None,
                         help="input table column that colours the PCA plot")
+    parser.add_argument(
+        "--group-regex", default=None, metavar="REGEX",
+        help="colour the PCA plot by a part of the ids: REGEX's first (...) group, or what it "
+        f"matches. Default: the part before the first '_' ('{ID_PREFIX}': exon_001 -> exon) "
+        "when that makes 2 to 12 groups of several sequences, else one colour",
+    )
     add_sequence_options(parser)
     add_context_options(parser)
 
 
 def run(args):
-    if args.label_column and not args.pca_plot:
-        raise DnalmError("--label-column colours the PCA plot: give --pca-plot too")
+    if (args.label_column or args.group_regex) and not args.pca_plot:
+        raise DnalmError("--label-column and --group-regex colour the PCA plot: give --pca-plot too")
+    if args.label_column and args.group_regex:
+        raise DnalmError("give --label-column or --group-regex, not both: the plot has one colouring")
+    if args.group_regex:
+        id_pattern(args.group_regex)  # a bad pattern fails before the model runs
     with open_model(args.model) as model_files:
         tokenizer = model_files.tokenizer()
         obs = None
@@ -90,8 +96,16 @@ def run(args):
                 )
             write_embeddings(spill, output, args.format, obs)
             if plot is not None:
-                write_pca_plot(spill, plot, labels, args.label_column,
-                               title=f"{args.pooling}-pooled embeddings")
+                groups, legend_title = point_groups(spill.ids, labels, args.label_column, args.group_regex)
+                drawn = write_pca_plot(spill.matrix(), plot, groups, legend_title,
+                                       title=f"{args.pooling}-pooled embeddings")
+                print(_described(drawn, legend_title))
+
+
+def _described(drawn, legend_title):
+    if not drawn:
+        return "PCA plot: one colour (no --label-column or --group-regex, and the ids have no shared prefix before '_')"
+    return f"PCA plot groups ({legend_title}): " + ", ".join(f"{name} {size}" for name, size in drawn.items())
 
 
 def _labels(obs, label_column, input_path):

@@ -2,7 +2,8 @@
 
 Blocks of rows are appended to a raw float32 spill file, so memory stays flat
 however many sequences there are; at the end the spill file is turned into
-the output format in chunks, and the optional PCA plot reads it the same way.
+the output format in chunks; the optional PCA plot (``dnalm.io.pca_plot``)
+reads it the same way.
 """
 
 import tempfile
@@ -108,54 +109,3 @@ def write_h5ad(spill, path, obs_columns=None):
         dataset.attrs["encoding-version"] = "0.2.0"
         for start in range(0, matrix.shape[0], CHUNK_ROWS):
             dataset[start:start + CHUNK_ROWS] = matrix[start:start + CHUNK_ROWS]
-
-
-def write_pca_plot(spill, path, labels=None, label_name=None, title="Embeddings"):
-    """Scatter of the first two principal components, coloured by ``labels`` if given."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    points, explained = principal_components(spill.matrix(), 2)
-    figure, axes = plt.subplots(figsize=(6, 5), dpi=100)
-    if labels is None:
-        axes.scatter(points[:, 0], points[:, 1], s=6, alpha=0.7)
-    else:
-        labels = np.asarray(labels).astype(str)
-        for label in sorted(set(labels)):
-            chosen = labels == label
-            axes.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.7, label=label)
-        axes.legend(title=label_name, markerscale=2, fontsize="small")
-    axes.set_xlabel(f"PC1 ({explained[0]:.1%} of variance)")
-    axes.set_ylabel(f"PC2 ({explained[1]:.1%} of variance)")
-    axes.set_title(f"{title}: {points.shape[0]} sequences")
-    figure.tight_layout()
-    figure.savefig(path, format="png")
-    plt.close(figure)
-
-
-def principal_components(matrix, count):
-    """Project ``matrix`` onto its top ``count`` components, reading it in chunks."""
-    n, dim = matrix.shape
-    if n < 2:
-        raise DnalmError("a PCA plot needs at least 2 sequences")
-    total, scatter = np.zeros(dim), np.zeros((dim, dim))
-    for start in range(0, n, CHUNK_ROWS):
-        chunk = np.asarray(matrix[start:start + CHUNK_ROWS], dtype=np.float64)
-        total += chunk.sum(axis=0)
-        scatter += chunk.T @ chunk
-    mean = total / n
-    covariance = scatter / n - np.outer(mean, mean)
-    values, vectors = np.linalg.eigh(covariance)
-    order = np.argsort(values)[::-1][:count]
-    values, vectors = np.clip(values[order], 0, None), vectors[:, order]
-    points = np.concatenate([
-        (np.asarray(matrix[start:start + CHUNK_ROWS], dtype=np.float64) - mean) @ vectors
-        for start in range(0, n, CHUNK_ROWS)
-    ])
-    explained = values / max(np.clip(np.linalg.eigvalsh(covariance), 0, None).sum(), 1e-30)
-    if len(explained) < count:
-        explained = np.pad(explained, (0, count - len(explained)))
-        points = np.pad(points, ((0, 0), (0, count - points.shape[1])))
-    return points, explained
