@@ -11,6 +11,7 @@ import sys
 
 from dnalm import __version__
 from dnalm.errors import DnalmError
+from dnalm.io.outputs import out_of_space_reason
 
 # subcommand -> (module under dnalm.commands, one-line help)
 COMMANDS = {
@@ -52,6 +53,14 @@ def main(argv=None):
         args.run(args)
     except DnalmError as error:
         print(f"dnalm {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        # A full disk outside the outputs (a checkpoint, a spill file) is one line too.
+        reason = out_of_space_reason(error)
+        if reason is None:
+            raise
+        where = f" {error.filename}" if getattr(error, "filename", None) else ""
+        print(f"dnalm {args.command}: error: no space left writing{where}: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"dnalm {args.command}: interrupted", file=sys.stderr)

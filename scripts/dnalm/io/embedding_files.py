@@ -92,6 +92,7 @@ def write_h5ad(spill, path, obs_columns=None):
     import anndata
     import h5py
     import pandas as pd
+    from anndata.io import write_elem
 
     obs = pd.DataFrame({"id": spill.ids})
     if obs_columns is not None:
@@ -100,10 +101,12 @@ def write_h5ad(spill, path, obs_columns=None):
                 obs[name] = obs_columns[name].to_numpy()
     obs.index = anndata.utils.make_index_unique(pd.Index(spill.ids, dtype=str))
     var = pd.DataFrame(index=pd.Index(dimension_names(spill.dim)))
-    anndata.AnnData(obs=obs, var=var).write_h5ad(path)
-    # X is added in chunks, with the attributes anndata writes for a dense array.
     matrix = spill.matrix()
-    with h5py.File(path, "a") as store:
+    # HDF5 writes through a Python file object: a full disk is then an ordinary OSError
+    # (HDF5's own file driver leaves half-flushed objects that crash the process at exit).
+    with open(path, "w+b") as raw, h5py.File(raw, "w") as store:
+        write_elem(store, "/", anndata.AnnData(obs=obs, var=var))
+        # X is added in chunks, with the attributes anndata writes for a dense array.
         dataset = store.create_dataset("X", shape=matrix.shape, dtype="float32")
         dataset.attrs["encoding-type"] = "array"
         dataset.attrs["encoding-version"] = "0.2.0"
