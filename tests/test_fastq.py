@@ -40,34 +40,34 @@ def test_quality_lines_starting_with_at_or_plus_are_not_headers(tmp_path):
     assert list(read_sequences(path)) == [SequenceRecord("r1", "ACGTN"), SequenceRecord("r2", "TTGA")]
 
 
-def error_of(path, **options):
+def message_for(fastq_text, tmp_path):
+    """The one-line error that reading ``fastq_text`` gives."""
+    path = tmp_path / "input.fastq"
+    path.write_text(fastq_text)
     with pytest.raises(DnalmError) as caught:
-        list(read_sequences(path, **options))
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
+        list(read_sequences(path))
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
 
 
 def test_truncated_fastq_names_the_record(tmp_path):
     lines = FASTQ.read_text().splitlines(keepends=True)
-    cut = tmp_path / "cut.fastq"
-    cut.write_text("".join(lines[:14]))  # records 1-3, then the @id and sequence of SNP4
-    assert "FASTQ record 'SNP4' (record 4, line 13) is cut short" in error_of(cut)
+    # records 1-3, then the @id and sequence of SNP4
+    assert "FASTQ record 'SNP4' (record 4, line 13) is cut short" in message_for("".join(lines[:14]), tmp_path)
     # cut inside the quality line: lengths differ
-    cut.write_text("".join(lines[:15]) + lines[15][:50] + "\n")
-    assert "FASTQ record 'SNP4' (record 4, line 13) has 201 bases but 50 quality characters" in error_of(cut)
+    cut_quality = "".join(lines[:15]) + lines[15][:50] + "\n"
+    assert ("FASTQ record 'SNP4' (record 4, line 13) has 201 bases but 50 quality characters"
+            in message_for(cut_quality, tmp_path))
 
 
-def test_malformed_fastq_records(tmp_path):
-    path = tmp_path / "bad.fastq"
-    path.write_text("@a\nACGT\n+\nIIII\n@b\nACGT\nIIII\n+\n")
-    assert "FASTQ record 'b' (record 2, line 5) has no '+' line" in error_of(path)
-    path.write_text("@a\nACGT\n+\nIIII\nb\nACGT\n+\nIIII\n")
-    assert "line 5: FASTQ record 2 should start with '@'" in error_of(path)
-    path.write_text("@a\nACGT\nIIII\n")
-    assert "starts with '@' like FASTQ, but its first record has no '+' line" in error_of(path)
-    path.write_text("@a\nACXT\n+\nIIII\n")
-    assert "record 'a' (record 1) has 'X' at position 3" in error_of(path)
+@pytest.mark.parametrize("text, expected", [
+    ("@a\nACGT\n+\nIIII\n@b\nACGT\nIIII\n+\n", "FASTQ record 'b' (record 2, line 5) has no '+' line"),
+    ("@a\nACGT\n+\nIIII\nb\nACGT\n+\nIIII\n", "line 5: FASTQ record 2 should start with '@'"),
+    ("@a\nACGT\nIIII\n", "starts with '@' like FASTQ, but its first record has no '+' line"),
+    ("@a\nACXT\n+\nIIII\n", "record 'a' (record 1) has 'X' at position 3"),
+])
+def test_malformed_fastq_records(tmp_path, text, expected):
+    assert expected in message_for(text, tmp_path)
 
 
 def test_tokenize_fastq_gives_the_fasta_token_ids(tmp_path):
