@@ -4,7 +4,8 @@ Windows are non-overlapping, ``window`` bp long, and named after their source
 record and coordinates in the style of ``bedtools getfasta``: ``chr1:1000-1200``
 is 0-based and half-open (bases 1001..1200 in 1-based counting). Sequences
 arrive already uppercased by ``dnalm.io.sequences``, so soft-masked (lowercase)
-repeats are kept as ordinary bases.
+repeats are kept as ordinary bases, and with IUPAC ambiguity letters (R, Y, ...)
+read as N (what ``dnalm tokenize`` asks for in genome mode), so they count as N here.
 
 Windows with N are either dropped (``drop``: the tutorial's choice) or avoided
 by cutting each N-free stretch separately (``split``). A stretch's tail shorter
