@@ -5,6 +5,7 @@
 #   make test          pytest, planemo lint, every tool's tests inside a real Galaxy
 #   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
 #   make gpu-check     the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
+#   make workflows     regenerate the published .ga workflows from their format2 sources
 #
 # Two virtual environments: .venv holds the dnalm package (what the tools run), and
 # .ci-work/galaxy-venv holds Galaxy and planemo. Galaxy finds dnalm through a
@@ -31,14 +32,20 @@ PLANEMO := $(GALAXY_VENV)/bin/planemo
 # The version the tools ask for, read from the one place it is written.
 DNALM_VERSION := $(shell sed -n 's:.*<token name="@TOOL_VERSION@">\(.*\)</token>.*:\1:p' tools/macros.xml)
 
-# Workflows are tested once they exist and carry planemo's test file (foo.ga -> foo-tests.yml).
-WORKFLOWS := $(wildcard workflows/*.ga workflows/*/*.ga workflows/*.gxwf.yml workflows/*/*.gxwf.yml)
-TESTED_WORKFLOWS := $(foreach wf,$(WORKFLOWS),\
+# Workflows are written in format2 (foo.gxwf.yml) and published as Galaxy's native foo.ga,
+# which `make workflows` generates and `make lint` checks is current. Each is tested once it
+# carries planemo's test file (foo.ga -> foo-tests.yml, foo.gxwf.yml -> foo.gxwf-tests.yml).
+WORKFLOW_SOURCES := $(wildcard workflows/*/*.gxwf.yml)
+NATIVE_WORKFLOWS := $(WORKFLOW_SOURCES:.gxwf.yml=.ga)
+WORKFLOWS := $(sort $(wildcard workflows/*.ga workflows/*/*.ga workflows/*.gxwf.yml) $(WORKFLOW_SOURCES) \
+	$(NATIVE_WORKFLOWS))
+# A format2 source's .gxwf-tests.yml is a link to its .ga's test file: the .ga is what runs.
+TESTED_WORKFLOWS := $(foreach wf,$(filter-out $(WORKFLOW_SOURCES),$(WORKFLOWS)),\
 	$(if $(wildcard $(basename $(wf))-test.yml $(basename $(wf))-tests.yml),$(wf)))
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
-.PHONY: help venv galaxy demo demo-finetune test test-python lint test-galaxy test-tools \
-	test-workflows test-browser serve clean gpu-check \
+.PHONY: help venv galaxy workflows demo demo-finetune test test-python lint lint-shed \
+	lint-workflows test-galaxy test-tools test-workflows test-browser serve clean gpu-check \
 	images image-gpu test-containers test-containers-workflows
 
 help:
@@ -69,11 +76,22 @@ $(RESOLVERS): tools/macros.xml
 # planemo runs through .ci/planemo, which gives it a Galaxy root made from this venv.
 galaxy: $(GALAXY_VENV)/.installed $(RESOLVERS)
 
+# --- workflows --------------------------------------------------------------------------------
+
+# gxformat2 (in the Galaxy venv, pinned in requirements/galaxy.txt) writes the native workflow;
+# the format2 source fixes the uuid, so the same source always gives the same .ga.
+GXWF_TO_NATIVE := $(GALAXY_VENV)/bin/gxwf-to-native
+
+workflows: $(NATIVE_WORKFLOWS)
+
+%.ga: %.gxwf.yml | $(GALAXY_VENV)/.installed
+	$(GXWF_TO_NATIVE) $< $@
+
 # --- the main job -------------------------------------------------------------------------
 
 # The tutorial's hands-on as one Galaxy workflow run (tokenize -> pretrain -> embed) on the
 # bundled 128 real hg38 windows, tiny preset on the CPU; outputs are downloaded to out/demo.
-DEMO_WORKFLOW := workflows/dna-lm-pretraining/dna-lm-pretraining.gxwf.yml
+DEMO_WORKFLOW := workflows/dna-lm-pretraining/dna-lm-pretraining.ga
 DEMO_JOB := workflows/dna-lm-pretraining/demo-job.yml
 
 demo: venv galaxy
@@ -110,7 +128,27 @@ test-python: venv
 
 lint: galaxy
 	$(PLANEMO) lint $(TOOLS)
+	$(MAKE) --no-print-directory lint-shed lint-workflows
+
+# The Tool Shed view of the suite (.shed.yml at the root): shed_lint on the repositories as
+# they would be uploaded, then what those hold. version_bumped is skipped because it asks
+# the main Tool Shed over the network; --fail_level error because the remote_repository_url
+# check compares the URL with the names of the folders the checkout happens to be in.
+lint-shed: galaxy
+	$(PLANEMO) shed_lint --tools --skip version_bumped --fail_level error .
+	.ci/check_shed_repositories
+
+# A .ga must be what its .gxwf.yml gives; then both are linted, and each workflow folder
+# as IWC does (CHANGELOG matching the release, .dockstore.yml, README).
+lint-workflows: galaxy
+	@stale=""; for source in $(WORKFLOW_SOURCES); do \
+		native=$${source%.gxwf.yml}.ga; \
+		$(GXWF_TO_NATIVE) "$$source" "$(WORK)/current.ga"; \
+		cmp -s "$(WORK)/current.ga" "$$native" || stale="$$stale $$native"; \
+	done; rm -f "$(WORK)/current.ga"; \
+	if [ -n "$$stale" ]; then echo "not generated from the current .gxwf.yml:$$stale (run make workflows)" >&2; exit 1; fi
 	$(if $(strip $(WORKFLOWS)),$(PLANEMO) workflow_lint $(WORKFLOWS))
+	$(if $(strip $(WORKFLOW_SOURCES)),$(PLANEMO) workflow_lint --iwc $(sort $(dir $(WORKFLOW_SOURCES))))
 
 # Galaxy's per-job overhead (an upload job and Galaxy's metadata step around every tool run)
 # is single-threaded Python, so the tool tests run as two planemo runs side by side, each

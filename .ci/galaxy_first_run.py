@@ -85,6 +85,7 @@ def import_workflows(admin, folder, log):
         if name in present:
             continue
         admin.post("workflows", {"workflow": workflow})
+        present.add(name)  # a .ga and its .gxwf.yml source are one workflow: the .ga comes first
         print(f"imported workflow {name!r} from {path}", file=log)
 
 

@@ -129,3 +129,14 @@ def test_the_column_section_is_written_once():
                 if s.get("name") == "table"]
     assert not sections, "the CSV/tabular section comes from <expand macro=\"table_section\">"
     assert sum(expands(t.find("inputs"), "table_section") for t in tools) >= 3
+
+
+def test_every_tool_has_its_tool_shed_repository():
+    # .shed.yml lists the repositories by name (auto_tool_repositories would walk the virtualenvs)
+    import yaml
+
+    shed = yaml.safe_load((Path(__file__).parent.parent / ".shed.yml").read_text())
+    for tool_xml in TOOLS:
+        includes = [i["source"] for i in shed["repositories"][tool_xml.stem]["include"]]
+        assert includes == [f"tools/{tool_xml.name}", "tools/macros.xml", "test-data/"], tool_xml.stem
+    assert sorted(shed["repositories"]) == sorted(p.stem for p in TOOLS)
