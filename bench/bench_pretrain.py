@@ -180,7 +180,8 @@ def run_one(args, recipe):
     from dnalm.training import presets
     from dnalm.training.data import SequenceDataset
     from dnalm.training.packing import PackedCollator, auto_row_length
-    from dnalm.training.pretraining import TrainingSettings, micro_batching
+    from dnalm.training.settings import TrainingSettings
+    from dnalm.training.trainer import micro_batching
     from transformers import (
         DataCollatorForLanguageModeling,
         Trainer,
@@ -309,7 +310,7 @@ def main(argv=None):
             raise SystemExit(f"recipe {recipe} failed")
         results[recipe] = json.loads(completed.stdout.strip().splitlines()[-1])
         result = results[recipe]
-        line = (f"{recipe:10s} {result['tokens_per_second']:10,.0f} real tokens/s   "
+        line = (f"{recipe:18s} {result['tokens_per_second']:10,.0f} real tokens/s   "
                 f"peak memory {result['peak_memory_gib']:.2f} GiB   "
                 f"{'bf16' if result['bf16'] else 'fp32'} ({result['precision_reason']}), "
                 f"{result['attention']} attention, {result['experts']} experts, "

@@ -26,13 +26,18 @@
 # (or, where pip cannot build it, used from scripts/), plus any wheels in .whl/ (none needed).
 # Nothing is downloaded.
 #
-# On the device (the device tool, from the repository root; .whl only if it holds wheels):
-#   run(command="bash bench/gpu_check.sh $OUT", timeout_s=560)
-# Environment: PYTHON (default python3), GPU_CHECK_BUDGET_S (default 480: the training's time
-# budget shrinks so that the whole run ends within it), GPU_CHECK_TRAIN_MINUTES (default 3),
-# GPU_CHECK_COMPILE=1 (also bench the dnalm recipes with torch.compile; the training then
-# gets less time unless the budget is raised), GPU_CHECK_STEPS (the steps to run, default
-# gpu-tests,pretrain-bench,embed-bench,train,probe).
+# On the device (the device tool, from the repository root; carry=[".whl"] only if .whl/ holds
+# wheels, and none are needed):
+#   run(command="bash bench/gpu_check.sh $OUT", timeout_s=590)
+# Environment:
+#   PYTHON                   default python3
+#   GPU_CHECK_BUDGET_S       default 480: the training's time budget shrinks so that the run
+#                            ends within it; no step runs past it + 60 s
+#   GPU_CHECK_TRAIN_MINUTES  default 3
+#   GPU_CHECK_COMPILE=1      also bench the dnalm recipes with torch.compile (the training
+#                            then gets less time unless the budget is raised)
+#   GPU_CHECK_STEPS          the steps to run (default gpu-tests,pretrain-bench,embed-bench,
+#                            train,probe)
 
 set -uo pipefail
 
@@ -47,6 +52,8 @@ QUICK=0
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 BUDGET_S=${GPU_CHECK_BUDGET_S:-480}
+# No step runs past HARD_S, so the run always ends with its summary (--quick: no limit).
+HARD_S=$((QUICK ? 36000 : BUDGET_S + 60))
 TRAIN_MINUTES=${GPU_CHECK_TRAIN_MINUTES:-3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dnalm_gpu_check.XXXXXX")
 CHECKPOINTS=$WORK/checkpoints
@@ -68,7 +75,9 @@ wanted() { [[ $STEPS == *",$1,"* ]]; }
 step() {
     local name=$1 cap=$2 begin=$SECONDS rc status figures
     shift 2
-    echo "=== $name: $*" >> "$LOG"
+    local left=$((HARD_S - (SECONDS - START) - 10))
+    [ $left -lt $cap ] && cap=$((left > 10 ? left : 10))
+    echo "=== $name (at most $cap s): $*" >> "$LOG"
     if declare -F "$1" > /dev/null; then
         STEP_CAP=$cap "$@" >> "$LOG" 2>&1
     else
@@ -85,6 +94,7 @@ step() {
     figures=$("$PYTHON" bench/gpu_check_report.py line "$name" "$WORK" "$OUT" 2>&1 | tail -1)
     say "$(printf 'step %-15s %-18s %4d s  (at %3d s)  %s' "$name" "$status" \
         "$((SECONDS - begin))" "$((SECONDS - START))" "$figures")"
+    "$PYTHON" bench/gpu_check_report.py summary "$WORK" "$OUT" > /dev/null 2>&1  # so far
     return $rc
 }
 

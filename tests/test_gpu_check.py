@@ -37,7 +37,7 @@ def test_gpu_check_quick_runs_every_step_on_the_cpu(tmp_path):
     tests = results["gpu_tests"]["counts"]
     assert tests["passed"] >= 4 and tests["failures"] == tests["errors"] == 0
     recipes = results["pretrain_bench"]["recipes"]
-    assert list(recipes) == ["published", "defaults", "dnalm"]
+    assert list(recipes) == ["published", "defaults", "dnalm", "dnalm_bf16_experts"]
     assert all(recipe["tokens_per_second"] > 0 for recipe in recipes.values())
     assert recipes["dnalm"]["experts"] == "grouped_mm" and recipes["published"]["experts"] == "eager"
     assert "aten::" in (out / "profile.txt").read_text()  # the profiled step's operators

@@ -68,8 +68,8 @@ class TrainingSettings:
                              group=TRAINING)
 
     precision: str = setting(
-        "auto", "auto = bf16 mixed precision where the hardware has it (GPUs, CPUs with AMX), "
-        "else fp32", choices=PRECISIONS, group=SPEED)
+        "auto", "auto = bf16 mixed precision where the hardware has it (GPUs, CPUs with AMX or "
+        "AVX512-BF16), else fp32", choices=PRECISIONS, group=SPEED)
     compile: bool = setting(False, "compile the model with torch.compile", group=SPEED)
     row_length: int = setting(
         0, "tokens per packed row (sequences are packed, never split); 0 = twice the longest "
