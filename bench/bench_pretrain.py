@@ -54,6 +54,7 @@ import torch
 from dnalm.runtime.hardware import (
     PRECISIONS,
     attention_implementation,
+    experts_implementation,
     precision_reason,
     use_bf16,
 )
@@ -204,7 +205,7 @@ def run_one(args, recipe):
         # dnalm folds the accumulation into larger micro-batches: the same updates.
         micro, accumulation = micro_batching(TrainingSettings(
             batch_size=args.batch_size, gradient_accumulation=args.gradient_accumulation))
-        experts = "grouped_mm"
+        experts = experts_implementation("grouped_mm", bf16)  # the tool's choice
         if recipe == "dnalm_bf16_experts":
             from dnalm.runtime import autocast_experts
 

@@ -428,6 +428,20 @@ def test_flash_attention_is_chosen_on_a_gpu_where_installed(monkeypatch):
     assert hardware.attention_implementation("auto", bf16=True) == "sdpa"
 
 
+def test_experts_run_in_bf16_grouped_gemms_on_a_gpu_in_bf16(monkeypatch):
+    from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
+
+    from dnalm.runtime import hardware
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert hardware.experts_implementation("grouped_mm", bf16=True) == "grouped_mm"  # no oneDNN path
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert hardware.experts_implementation("grouped_mm", bf16=False) == "grouped_mm"
+    assert hardware.experts_implementation("eager", bf16=True) == "eager"
+    chosen = hardware.experts_implementation("grouped_mm", bf16=True)
+    assert chosen == "grouped_mm_autocast" and chosen in ALL_EXPERTS_FUNCTIONS
+
+
 def test_allocator_keeps_freed_memory_under_glibc():
     import platform
 

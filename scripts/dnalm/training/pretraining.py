@@ -15,7 +15,7 @@ import numpy as np
 from transformers import set_seed
 
 from dnalm.errors import DnalmError
-from dnalm.runtime.hardware import attention_implementation, use_bf16
+from dnalm.runtime.hardware import attention_implementation, experts_implementation, use_bf16
 from dnalm.settings import settings_summary
 from dnalm.training import checkpoints, data, presets
 from dnalm.training.callbacks import ProgressLines, TimeBudget, format_seconds  # noqa: F401
@@ -74,10 +74,11 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     settings.check()
     token_data = data.read_token_data(tokens)
     tokenizer = token_data.tokenizer
-    attention = attention_implementation(settings.attention, use_bf16(settings.precision))
+    bf16 = use_bf16(settings.precision)
+    attention = attention_implementation(settings.attention, bf16)
     set_seed(settings.seed)
     model, model_source = build_or_load_model(
-        model_choice, tokenizer, attention, settings.experts, tokens)
+        model_choice, tokenizer, attention, experts_implementation(settings.experts, bf16), tokens)
     data.check_fits_model(token_data, model.config, tokens)
     total, active = presets.count_parameters(model)
     print_fn(f"model: {model.config.model_type} ({model_source}), {total:,} parameters, "
