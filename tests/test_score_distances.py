@@ -129,6 +129,14 @@ def test_logit_distances_and_log_likelihoods_of_a_causal_lm(tmp_path):
             expected = torch.linalg.norm(pooled(model, tokenizer, alt, logits=True)
                                          - pooled(model, tokenizer, ref, logits=True)).item()
             assert float(row["l2_distance"]) == pytest.approx(expected, rel=1e-6, abs=1e-4)
+        # hidden states of the same causal LM: its decoder stack, as AutoModel loads it
+        hidden = tmp_path / "hidden.tsv"
+        assert main(common + ["--distance", "l2", "-o", str(hidden)]) == 0
+        base = AutoModel.from_pretrained(files.directory, dtype=torch.float32).eval()
+        for row, (_, ref), (_, alt) in zip(read_rows(hidden), refs, alts):
+            expected = torch.linalg.norm(pooled(base, tokenizer, alt)
+                                         - pooled(base, tokenizer, ref)).item()
+            assert float(row["l2_distance"]) == pytest.approx(expected, abs=1e-5)
 
 
 def test_auto_pairing_uses_ids_when_both_files_share_them(tmp_path):
