@@ -90,6 +90,8 @@ def run(args):
         raise DnalmError("--distance compares variant pairs: give --ref and --alt, or a pairs "
                          "table with --ref-column and --alt-column")
     distance_names = tuple(dict.fromkeys(args.distance or ()))  # each once, in given order
+    # Pairs are read and checked before the model is loaded: bad pairs fail fast.
+    pairs = _read_pairs(args) if pairs_from_two_files or pairs_from_one_table else None
 
     with open_model(args.model) as model_files:
         tokenizer = model_files.tokenizer()
@@ -113,7 +115,7 @@ def run(args):
             return score_pieces(model, pieces, pad_id, batch_size=batch_size,
                                 max_batch_tokens=64 * batch_size)
 
-        if not (pairs_from_two_files or pairs_from_one_table):
+        if pairs is None:
             records = tokenized_records(
                 args.input, tokenizer, args.input_format, args.column, args.id_column
             )
@@ -121,7 +123,6 @@ def run(args):
                 _write_scores(stream, scores(fitted(records)))
             return
 
-        pairs = _read_pairs(args)
         pieces = list(fitted(tokenize_records(interleave(pairs), tokenizer)))
         distances = None
         if args.distance:
