@@ -2,6 +2,7 @@
 #
 #   make demo          the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
 #   make demo-finetune the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
+#   make demo-zeroshot the zero-shot tutorial's workflow (exon vs intron SNPs) in Galaxy (CPU)
 #   make test          pytest, planemo lint, every tool's tests inside a real Galaxy
 #   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
 #   make gpu-check     the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
@@ -44,9 +45,9 @@ TESTED_WORKFLOWS := $(foreach wf,$(filter-out $(WORKFLOW_SOURCES),$(WORKFLOWS)),
 	$(if $(wildcard $(basename $(wf))-test.yml $(basename $(wf))-tests.yml),$(wf)))
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
-.PHONY: help venv galaxy workflows demo demo-finetune test test-python lint lint-shed \
-	lint-workflows test-galaxy test-tools test-workflows test-browser serve clean gpu-check \
-	images image-gpu test-containers test-containers-workflows
+.PHONY: help venv galaxy workflows demo demo-finetune demo-zeroshot test test-python lint \
+	lint-shed lint-workflows test-galaxy test-tools test-workflows test-browser serve clean \
+	gpu-check images image-gpu test-containers test-containers-workflows
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -111,6 +112,18 @@ demo-finetune: venv galaxy
 		--output_json out/demo-finetune/outputs.json $(FINETUNE_WORKFLOW) $(FINETUNE_JOB)
 	@echo; echo "The fine-tuning workflow ran; its outputs are in $(CURDIR)/out/demo-finetune:"; \
 		ls -l out/demo-finetune
+
+# The zero-shot tutorial (score -> compare effects) on its first 100 exon and 100 intron SNPs
+# with the bundled real 1M-parameter Mistral-DNA checkpoint; outputs go to out/demo-zeroshot.
+ZEROSHOT_WORKFLOW := workflows/dna-lm-zeroshot/dna-lm-zeroshot.gxwf.yml
+ZEROSHOT_JOB := workflows/dna-lm-zeroshot/demo-job.yml
+
+demo-zeroshot: venv galaxy
+	rm -rf out/demo-zeroshot && mkdir -p out/demo-zeroshot
+	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/demo-zeroshot \
+		--output_json out/demo-zeroshot/outputs.json $(ZEROSHOT_WORKFLOW) $(ZEROSHOT_JOB)
+	@echo; echo "The zero-shot workflow ran; its outputs are in $(CURDIR)/out/demo-zeroshot:"
+	@ls -l out/demo-zeroshot
 
 # --- tests ----------------------------------------------------------------------------------
 

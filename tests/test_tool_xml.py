@@ -34,9 +34,9 @@ def test_every_input_has_a_label_and_help(tool_xml):
 
 
 def test_all_tools_are_checked():
-    assert [p.stem for p in TOOLS] == ["dnalm_embed", "dnalm_finetune", "dnalm_generate",
-                                       "dnalm_predict", "dnalm_pretrain", "dnalm_score",
-                                       "dnalm_tokenize", "dnalm_train_tokenizer"]
+    assert [p.stem for p in TOOLS] == ["dnalm_compare_effects", "dnalm_embed", "dnalm_finetune",
+                                       "dnalm_generate", "dnalm_predict", "dnalm_pretrain",
+                                       "dnalm_score", "dnalm_tokenize", "dnalm_train_tokenizer"]
 
 
 # --- Galaxy conventions kept in one place (tools/macros.xml) ---------------------------------

@@ -23,6 +23,7 @@ COMMANDS = {
     "generate": ("generate", "sample new DNA sequences from a model"),
     "finetune": ("finetune", "fine-tune a model into a sequence classifier (LoRA, full or head)"),
     "predict": ("predict", "classify sequences with a fine-tuned model; metrics when labelled"),
+    "compare-effects": ("compare_effects", "compare variant effects between two groups"),
 }
 
 

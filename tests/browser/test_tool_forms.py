@@ -16,6 +16,7 @@ TOOLS = [
     "dnalm_embed",
     "dnalm_score",
     "dnalm_generate",
+    "dnalm_compare_effects",
 ]
 
 

@@ -5,6 +5,8 @@ The tutorial takes ``model(inputs)[0]``, which for a causal LM is the logits
 the vector comes from the hidden states instead ([tokens, hidden size]), read
 from the base model so the vocabulary projection is never computed, and only
 real tokens are pooled: padding is masked whichever side it is on.
+``source="logits"`` pools the causal LM's output instead, as the tutorial does
+(used by the zero-shot variant distances of ``dnalm score``).
 """
 
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ class EmbeddingSettings:
     max_batch_tokens: int = None  # default: 256 tokens per sequence of the batch
     block_size: int = 4096
     padding_side: str = "right"
+    source: str = "hidden"  # "logits": the LM head's scores (a causal LM is needed)
 
 
 def check_layer(model, layer):
@@ -96,7 +99,10 @@ def _embed_batch(model, sequences, settings, pad_id, special, device):
         output_hidden_states=wants_layer,
         use_cache=False,
     )
-    hidden = output.hidden_states[settings.layer] if wants_layer else output.last_hidden_state
+    if settings.source == "logits":
+        hidden = output.logits
+    else:
+        hidden = output.hidden_states[settings.layer] if wants_layer else output.last_hidden_state
     pool_mask = attention_mask.bool()
     if not settings.special_tokens:
         pool_mask &= ~torch.isin(input_ids, special)

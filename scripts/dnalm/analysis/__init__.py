@@ -1,0 +1,1 @@
+"""Statistics on tools' outputs: comparing groups of variant effects."""
