@@ -163,3 +163,23 @@ def test_bf16_only_where_it_pays(monkeypatch):
     assert finetuning.bf16_pays("auto", 1024) is True
     assert finetuning.bf16_pays("bf16", 64) is True  # asked for explicitly
     assert finetuning.bf16_pays("fp32", 1024) is False
+
+
+def test_report_tables_come_from_the_run_result():
+    from dnalm.commands.finetune import report_sections
+    from dnalm.training.finetuning import FinetuneRun, FinetuneSettings
+
+    run = FinetuneRun(model=None, log_history=[], epochs_run=2.0, optimiser_steps=8,
+                      stopped_by="early stopping", seconds=3725.0, bf16=False, best_epoch=1.0,
+                      best_metric="mcc", best_value=0.4321)
+    facts = dict(source="m.zip", architecture="MixtralForSequenceClassification",
+                 classes=["a", "b"], trainable=10, total=1000, rows={"train": 64, "validation": 16})
+    sections = report_sections(FinetuneSettings(best_metric="mcc"), run, facts, {"accuracy": 0.75})
+    assert sections["Result"] == {"best epoch": "1.00", "best validation mcc": "0.4321",
+                                  "epochs run": "2.00", "optimiser steps": 8,
+                                  "stopped by": "early stopping"}
+    hardware = sections["Time and hardware"]
+    assert list(hardware)[:3] == ["training time", "device", "precision"]
+    assert hardware["training time"] == "1:02:05" and hardware["precision"] == "fp32"
+    assert sections["Test"] == {"accuracy": "0.7500"}
+    assert sections["Data"] == {"train sequences": "64", "validation sequences": "16"}

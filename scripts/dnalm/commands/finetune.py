@@ -6,7 +6,6 @@ the classes in its config (id2label) and any LoRA adapter merged into the
 weights, loadable by AutoModelForSequenceClassification without peft.
 """
 
-import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -88,18 +87,18 @@ def finetune(args, settings):
         trainable, total = classifier_model.parameter_counts(model)
         print(f"model: {model_files.architecture} -> {len(classes)} classes; method "
               f"{settings.method}: {trainable:,} of {total:,} parameters train", flush=True)
-        trainer = train_classifier(
+        run = train_classifier(
             model, examples(tokens["train"], indices["train"]),
             examples(tokens["validation"], indices["validation"], sort_by_length=True),
             settings, pad_id, scratch / "trainer")
-        final = classifier_model.merged(trainer.model)
+        final = classifier_model.merged(run.model)
         model_dir = scratch / "model"
         final.save_pretrained(str(model_dir))
         for name in TOKENIZER_FILES:
             if (model_files.directory / name).is_file():
                 shutil.copy(model_files.directory / name, model_dir / name)
         test_values = evaluate_test(final, tokens.get("test"), indices.get("test"), pad_id)
-        write_outputs(args, settings, trainer, model_dir, scratch, test_values,
+        write_outputs(args, settings, run, model_dir, scratch, test_values,
                       dict(source=Path(args.model).name, architecture=model_files.architecture,
                            classes=classes, trainable=trainable, total=total,
                            rows={n: len(d) for n, d in (("train", train), ("validation", validation),
@@ -176,13 +175,13 @@ def evaluate_test(model, token_ids, class_indices, pad_id):
     return values
 
 
-def write_outputs(args, settings, trainer, model_dir, scratch, test_values, facts):
+def write_outputs(args, settings, run, model_dir, scratch, test_values, facts):
     from dnalm.inference.classification_metrics import write_metrics_table
     from dnalm.io.model_archive import pack_model_directory
     from dnalm.training import classification_history as history
     from dnalm.training.report import write_html_report
 
-    rows = history.epoch_rows(trainer.state.log_history)
+    rows = history.epoch_rows(run.log_history)
     targets = (args.output, args.metrics, args.curves, args.report, args.test_metrics)
     with atomic_outputs(*targets) as (zip_path, metrics_path, curves_path, report_path, test_path):
         pack_model_directory(model_dir, zip_path)
@@ -194,22 +193,16 @@ def write_outputs(args, settings, trainer, model_dir, scratch, test_values, fact
         if test_path:
             write_metrics_table(test_path, test_values, extra={"sequences": facts["rows"]["test"]})
         if report_path:
-            write_html_report(report_path, report_sections(settings, trainer, facts, test_values),
+            write_html_report(report_path, report_sections(settings, run, facts, test_values),
                               curve_png=curves if rows else None,
                               title="DNA LM fine-tuning report")
     print(f"model written to {args.output}", flush=True)
 
 
-def report_sections(settings, trainer, facts, test_values):
-    import torch
-    import transformers
+def report_sections(settings, run, facts, test_values):
+    """The report's tables for a ``finetuning.FinetuneRun``: data, model, settings, result."""
+    from dnalm.training.report import time_and_hardware
 
-    from dnalm.training.pretraining import format_seconds
-
-    best = trainer.dnalm_best
-    stopped = ("time budget" if trainer.dnalm_budget_stop else
-               "early stopping" if trainer.state.global_step < trainer.state.max_steps else
-               "all epochs / steps done")
     sections = {
         "Data": {f"{name} sequences": f"{count:,}" for name, count in facts["rows"].items()},
         "Model": {"source": facts["source"], "architecture": facts["architecture"],
@@ -217,18 +210,13 @@ def report_sections(settings, trainer, facts, test_values):
                   "trainable / total parameters": f"{facts['trainable']:,} / {facts['total']:,}"},
         "Settings": {name: (",".join(value) if isinstance(value, list) else value)
                      for name, value in settings_summary(settings).items()},
-        "Result": {"best epoch": f"{best.best_epoch:.2f}" if best.best_epoch else "none evaluated",
-                   f"best validation {best.key[5:]}":
-                       f"{best.best_value:.4f}" if best.best_value is not None else "",
-                   "epochs run": f"{trainer.state.epoch:.2f}",
-                   "optimiser steps": trainer.state.global_step, "stopped by": stopped},
-        "Time and hardware": {
-            "training time": format_seconds(trainer.dnalm_seconds),
-            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available()
-            else (platform.processor() or platform.machine()),
-            "precision": "bf16" if trainer.args.bf16 else "fp32",
-            "CPU threads": torch.get_num_threads(),
-            "torch / transformers": f"{torch.__version__} / {transformers.__version__}"},
+        "Result": {"best epoch": f"{run.best_epoch:.2f}" if run.best_epoch else "none evaluated",
+                   f"best validation {run.best_metric}":
+                       f"{run.best_value:.4f}" if run.best_value is not None else "",
+                   "epochs run": f"{run.epochs_run:.2f}",
+                   "optimiser steps": run.optimiser_steps, "stopped by": run.stopped_by},
+        "Time and hardware": time_and_hardware(
+            run.seconds, {"precision": "bf16" if run.bf16 else "fp32"}),
     }
     if test_values:
         sections["Test"] = {name: f"{value:.4f}" for name, value in test_values.items()}

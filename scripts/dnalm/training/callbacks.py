@@ -81,3 +81,12 @@ class TimeBudget(TrainerCallback):
             self.stopped = True
             control.should_training_stop = True
         return control
+
+
+def how_training_stopped(state, time_budget):
+    """Why a finished ``trainer.train()`` stopped, in the words of the reports."""
+    if time_budget.stopped:
+        return "time budget"
+    if state.max_steps and state.global_step < state.max_steps:
+        return "early stopping"
+    return "all epochs / steps done"

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnalm.inference.classification import ClassificationCollator
 from dnalm.inference.classification_metrics import SELECTION_METRICS, classification_metrics, softmax
 from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS, use_bf16
 from dnalm.settings import setting
+from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.classifier_model import METHODS
-from dnalm.training.pretraining import ProgressLines, TimeBudget
+from dnalm.training.trainer import dnalm_arguments, without_default_printers
 
 TUTORIAL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
@@ -188,50 +188,59 @@ def training_arguments(settings, steps_per_epoch, output_dir, bf16=False):
         train_sampling_strategy="group_by_length",
         eval_strategy="epoch",
         save_strategy="no",  # BestEpoch keeps the best weights in memory
-        logging_strategy="steps",
         logging_steps=settings.logging_steps or max(1, steps_per_epoch // 10),
         include_num_input_tokens_seen="all",
-        seed=settings.seed,
-        data_seed=settings.seed,
-        dataloader_pin_memory=cuda,
-        remove_unused_columns=False,
-        disable_tqdm=True,
-        report_to="none",
+        **dnalm_arguments(settings.seed, cuda),
     )
 
 
+@dataclass
+class FinetuneRun:
+    """What ``train_classifier`` returns: the best model and how training went."""
+
+    model: torch.nn.Module  # the best epoch's weights loaded (LoRA still unmerged)
+    log_history: list  # the Trainer's
+    epochs_run: float
+    optimiser_steps: int
+    stopped_by: str  # "time budget", "early stopping" or "all epochs / steps done"
+    seconds: float
+    bf16: bool
+    best_epoch: float  # None when no epoch was evaluated
+    best_metric: str  # the selection metric's name, e.g. "loss"
+    best_value: float  # None when no epoch was evaluated
+
+
 def train_classifier(model, train_set, validation_set, settings, pad_id, scratch, print_fn=print):
-    """Train ``model`` (already set up by ``apply_method``); returns the Trainer, best epoch loaded.
+    """Train ``model`` (already set up by ``apply_method``); return a ``FinetuneRun``, best epoch loaded.
 
     ``train_set`` / ``validation_set`` are lists of ``{"input_ids", "labels"}``.
-    The Trainer gets ``dnalm_seconds``, ``dnalm_budget_stop`` and ``dnalm_best``
-    (the ``BestEpoch`` callback) for the report.
     """
     steps_per_epoch = max(1, math.ceil(len(train_set) / settings.batch_size))
     bf16 = bf16_pays(settings.precision, model.config.hidden_size)
     arguments = training_arguments(settings, steps_per_epoch, scratch, bf16)
     best = BestEpoch(model, settings.best_metric, settings.early_stopping_patience, print_fn)
     budget = TimeBudget(settings.time_budget_minutes, print_fn)
-    trainer = Trainer(
+    trainer = without_default_printers(Trainer(
         model=model, args=arguments, train_dataset=train_set, eval_dataset=validation_set,
         data_collator=ClassificationCollator(pad_id), compute_metrics=evaluation_metrics,
         callbacks=[best, ClassificationProgress(print_fn), budget],
-    )
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
+    ))
     print_fn(f"training: {len(train_set):,} sequences, {len(validation_set):,} for validation; "
              f"batch {settings.batch_size}, {steps_per_epoch} steps per epoch; "
              f"{'bf16' if arguments.bf16 else 'fp32'}", flush=True)
     started = time.perf_counter()
     trainer.train()
-    trainer.dnalm_seconds = time.perf_counter() - started
-    seen = trainer.state.global_step * settings.batch_size
-    print_fn(f"trained in {trainer.dnalm_seconds:.1f} s: {seen / trainer.dnalm_seconds:,.1f} "
+    seconds = time.perf_counter() - started
+    state = trainer.state
+    print_fn(f"trained in {seconds:.1f} s: {state.global_step * settings.batch_size / seconds:,.1f} "
              "sequences/s (evaluation included)", flush=True)
-    trainer.dnalm_budget_stop = budget.stopped
-    trainer.dnalm_best = best
     best.restore()
     if best.best_epoch is not None:
         print_fn(f"best epoch {best.best_epoch:.2f}: validation {best.key[5:]} "
                  f"{best.best_value:.4f}", flush=True)
-    return trainer
+    return FinetuneRun(
+        model=trainer.model, log_history=state.log_history, epochs_run=state.epoch or 0.0,
+        optimiser_steps=state.global_step, stopped_by=how_training_stopped(state, budget),
+        seconds=seconds, bf16=arguments.bf16, best_epoch=best.best_epoch,
+        best_metric=best.key[5:], best_value=best.best_value,
+    )

@@ -18,14 +18,11 @@ from dnalm.errors import DnalmError
 from dnalm.runtime.hardware import attention_implementation, experts_implementation, use_bf16
 from dnalm.settings import settings_summary
 from dnalm.training import checkpoints, data, presets
-from dnalm.training.callbacks import ProgressLines, TimeBudget, format_seconds  # noqa: F401
 from dnalm.training.packing import auto_row_length
 from dnalm.training.settings import TrainingSettings
 from dnalm.training.trainer import TrainingRun, micro_batching, run_trainer
 
-# The callbacks are also importable from here, for finetuning (it imported them from here).
-__all__ = ["ModelChoice", "PretrainResult", "TrainingSettings", "micro_batching", "pretrain",
-           "ProgressLines", "TimeBudget", "format_seconds"]
+__all__ = ["ModelChoice", "PretrainResult", "TrainingSettings", "micro_batching", "pretrain"]
 
 # Settings a resumed run may change without becoming another run.
 MAY_CHANGE_ON_RESUME = ("epochs", "time_budget_minutes", "max_steps", "logging_steps",

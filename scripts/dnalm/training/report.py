@@ -68,21 +68,13 @@ def _read_bytes(source):
 
 def report_sections(result):
     """The report's tables for a ``pretraining.PretrainResult``: data, model, settings, result."""
-    import platform
-
-    import torch
-    import transformers
-
     from dnalm.runtime.multi_gpu import world_size
-    from dnalm.training.callbacks import format_seconds
     from dnalm.training.metrics import best_epoch, metrics_rows
 
     run, settings, lengths = result.run, result.settings, result.sequence_lengths
     config = run.model.config
     total, active = result.parameters
     best = best_epoch(metrics_rows(run.log_history))
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
-        platform.processor() or platform.machine())
     model_table = {
         "source": result.model_source,
         "architecture": config.architectures[0] if config.architectures else config.model_type,
@@ -131,11 +123,25 @@ def report_sections(result):
             "optimiser steps": run.optimiser_steps,
             "stopped by": run.stopped_by,
         },
-        "Time and hardware": {
-            "training time": format_seconds(run.seconds),
-            "device": device,
-            "devices": world_size(),
-            "CPU threads": torch.get_num_threads(),
-            "torch / transformers": f"{torch.__version__} / {transformers.__version__}",
-        },
+        "Time and hardware": time_and_hardware(run.seconds, {"devices": world_size()}),
+    }
+
+
+def time_and_hardware(seconds, extra):
+    """The report table of training time, device (then ``extra``'s rows), threads and versions."""
+    import platform
+
+    import torch
+    import transformers
+
+    from dnalm.training.callbacks import format_seconds
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
+        platform.processor() or platform.machine())
+    return {
+        "training time": format_seconds(seconds),
+        "device": device,
+        **extra,
+        "CPU threads": torch.get_num_threads(),
+        "torch / transformers": f"{torch.__version__} / {transformers.__version__}",
     }

@@ -22,7 +22,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnalm.runtime.hardware import use_bf16
 from dnalm.runtime.multi_gpu import world_size
-from dnalm.training.callbacks import ProgressLines, TimeBudget
+from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.checkpoints import last_complete_checkpoint
 from dnalm.training.packing import IGNORE_INDEX, PackedCollator
 
@@ -97,17 +97,31 @@ def training_arguments(settings, checkpoint_dir, epoch_steps):
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         restore_callback_states_from_checkpoint=True,  # early stopping's patience survives a resume
-        logging_strategy="steps",
         logging_steps=settings.logging_steps or max(1, epoch_steps // 10),
         include_num_input_tokens_seen="non_padding",
-        seed=settings.seed,
-        data_seed=settings.seed,
         dataloader_num_workers=settings.dataloader_workers,
+        **dnalm_arguments(settings.seed, on_gpu),
+    )
+
+
+def dnalm_arguments(seed, on_gpu):
+    """The ``TrainingArguments`` every dnalm Trainer shares: seeded, logged by our callbacks only."""
+    return dict(
+        logging_strategy="steps",
+        seed=seed,
+        data_seed=seed,
         dataloader_pin_memory=on_gpu,
-        remove_unused_columns=False,
-        disable_tqdm=True,
+        remove_unused_columns=False,  # the collators need the raw columns
+        disable_tqdm=True,  # ProgressLines writes the job log instead
         report_to="none",
     )
+
+
+def without_default_printers(trainer):
+    """Drop the Trainer's own log printers: ``ProgressLines`` writes the job log."""
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
 
 
 class CheckpointsAsInMemory(Trainer):
@@ -166,9 +180,7 @@ def make_trainer(model, tokenizer, train_set, validation_set, settings, row_leng
         callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
                    *callbacks],
     )
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
-    return trainer
+    return without_default_printers(trainer)
 
 
 def run_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
@@ -191,18 +203,12 @@ def run_trainer(model, tokenizer, train_set, validation_set, settings, row_lengt
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=checkpoint)
     state = trainer.state
-    if time_budget.stopped:
-        stopped_by = "time budget"
-    elif state.max_steps and state.global_step < state.max_steps:
-        stopped_by = "early stopping"
-    else:
-        stopped_by = "all epochs / steps done"
     return TrainingRun(
         model=trainer.accelerator.unwrap_model(trainer.model, keep_torch_compile=False),
         log_history=state.log_history,
         epochs_run=state.epoch or 0.0,
         optimiser_steps=state.global_step,
-        stopped_by=stopped_by,
+        stopped_by=how_training_stopped(state, time_budget),
         seconds=time.perf_counter() - started,
         micro_batch=micro,
         accumulation=accumulation,
