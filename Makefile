@@ -103,7 +103,7 @@ demo: venv galaxy
 
 # The fine-tuning tutorial as one workflow run (fine-tune -> predict -> metrics): Mistral-DNA's
 # real 1M-parameter checkpoint on 1,000 bundled GUE core-promoter rows, on the CPU.
-FINETUNE_WORKFLOW := workflows/dna-lm-finetuning/dna-lm-finetuning.gxwf.yml
+FINETUNE_WORKFLOW := workflows/dna-lm-finetuning/dna-lm-finetuning.ga
 FINETUNE_JOB := workflows/dna-lm-finetuning/demo-job.yml
 
 demo-finetune: venv galaxy
