@@ -115,7 +115,7 @@ demo-finetune: venv galaxy
 
 # The zero-shot tutorial (score -> compare effects) on its first 100 exon and 100 intron SNPs
 # with the bundled real 1M-parameter Mistral-DNA checkpoint; outputs go to out/demo-zeroshot.
-ZEROSHOT_WORKFLOW := workflows/dna-lm-zeroshot/dna-lm-zeroshot.gxwf.yml
+ZEROSHOT_WORKFLOW := workflows/dna-lm-zeroshot/dna-lm-zeroshot.ga
 ZEROSHOT_JOB := workflows/dna-lm-zeroshot/demo-job.yml
 
 demo-zeroshot: venv galaxy
