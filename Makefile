@@ -103,7 +103,7 @@ demo: venv galaxy
 
 # The fine-tuning tutorial as one workflow run (fine-tune -> predict -> metrics): Mistral-DNA's
 # real 1M-parameter checkpoint on 1,000 bundled GUE core-promoter rows, on the CPU.
-FINETUNE_WORKFLOW := workflows/dna-lm-finetuning/dna-lm-finetuning.gxwf.yml
+FINETUNE_WORKFLOW := workflows/dna-lm-finetuning/dna-lm-finetuning.ga
 FINETUNE_JOB := workflows/dna-lm-finetuning/demo-job.yml
 
 demo-finetune: venv galaxy
@@ -115,7 +115,7 @@ demo-finetune: venv galaxy
 
 # The zero-shot tutorial (score -> compare effects) on its first 100 exon and 100 intron SNPs
 # with the bundled real 1M-parameter Mistral-DNA checkpoint; outputs go to out/demo-zeroshot.
-ZEROSHOT_WORKFLOW := workflows/dna-lm-zeroshot/dna-lm-zeroshot.gxwf.yml
+ZEROSHOT_WORKFLOW := workflows/dna-lm-zeroshot/dna-lm-zeroshot.ga
 ZEROSHOT_JOB := workflows/dna-lm-zeroshot/demo-job.yml
 
 demo-zeroshot: venv galaxy
