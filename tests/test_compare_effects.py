@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from dnalm.cli import main
 from scipy import stats
+from helpers import expect_error
 
 # Two groups of real-looking distances: the first clearly larger, with a tie across groups.
 EXON = [63.03, 31.04, 39.03, 18.19, 49.82, 42.61, 52.10, 32.99, 38.43, 58.49, 27.5]
@@ -63,13 +64,6 @@ def test_another_column_and_default_labels(tmp_path):
     assert ("exon vs intron", "welch_t_p_value") in summary
 
 
-def expect_error(capsys, argv, message, outputs):
-    assert main(argv) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert message in err, err
-    for path in outputs:
-        assert not Path(path).exists()
 
 
 def test_bad_tables_are_refused(tmp_path, capsys):

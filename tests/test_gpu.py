@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import read_fasta
 
 DEVICE = torch.device(os.environ.get("DNALM_TEST_DEVICE", "cuda"))
 pytestmark = [
@@ -32,14 +33,6 @@ MICRO_ZIP = REPO / "test-data" / "micro_model.zip"  # a tiny random causal LM
 PRESET = "tutorial" if DEVICE.type == "cuda" else "tiny"
 
 
-def read_fasta(path, limit=None):
-    records, name = [], None
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(">"):
-            name = line[1:]
-        elif line:
-            records.append((name, line))
-    return records[:limit]
 
 
 @pytest.fixture(autouse=True)

@@ -21,20 +21,13 @@ from dnalm.cli import main
 from dnalm.io.token_table import TokenTableWriter
 from dnalm.tokenization.loading import load_tokenizer
 from dnalm.training import presets
+from helpers import read_fasta
 
 WINDOWS = Path(__file__).parent / "data" / "pretrain_windows.fa"  # 200 exon + 200 intron hg38 windows
 FAST = ["--preset", "tiny", "--batch-size", "32", "--gradient-accumulation", "1",
         "--learning-rate", "3e-3"]
 
 
-def read_fasta(path):
-    records, name = [], None
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(">"):
-            name = line[1:]
-        elif line:
-            records.append((name, line))
-    return records
 
 
 def write_token_table(path, records, tokenizer_spec="dnabert2", mangle=None):

@@ -16,6 +16,7 @@ import torch
 from dnalm.cli import main
 from tokenizers import Tokenizer
 from transformers import AutoModel, AutoModelForCausalLM
+from helpers import expect_error
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "test-data"
@@ -153,13 +154,6 @@ def test_auto_pairing_uses_ids_when_both_files_share_them(tmp_path):
     assert [row["id"] for row in read_rows(by_id)] == ["v0", "v1", "v2"]
 
 
-def expect_error(capsys, argv, message, outputs):
-    assert main(argv) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert message in err, err
-    for path in outputs:
-        assert not Path(path).exists()
 
 
 def test_pairing_by_id_with_repeated_ids_says_to_pair_by_order(tmp_path, capsys):
