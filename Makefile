@@ -90,40 +90,24 @@ workflows: $(NATIVE_WORKFLOWS)
 
 # --- the main job -------------------------------------------------------------------------
 
-# The tutorial's hands-on as one Galaxy workflow run (tokenize -> pretrain -> embed) on the
-# bundled 128 real hg38 windows, tiny preset on the CPU; outputs are downloaded to out/demo.
-DEMO_WORKFLOW := workflows/dna-lm-pretraining/dna-lm-pretraining.ga
-DEMO_JOB := workflows/dna-lm-pretraining/demo-job.yml
+# Each demo is one tutorial as one Galaxy workflow run on bundled data, on the CPU, with every
+# output downloaded to out/<demo>/:
+#   demo           pretraining: tokenize -> pretrain -> embed, 128 real hg38 windows, tiny preset
+#   demo-finetune  fine-tuning: fine-tune -> predict, Mistral-DNA's real 1M-parameter checkpoint
+#                  on 1,000 GUE core-promoter rows
+#   demo-zeroshot  zero-shot: score -> compare effects, the tutorial's first 100 exon and 100
+#                  intron SNPs with the same checkpoint
+DEMOS := demo:dna-lm-pretraining demo-finetune:dna-lm-finetuning demo-zeroshot:dna-lm-zeroshot
+workflow_of = $(patsubst $(1):%,%,$(filter $(1):%,$(DEMOS)))
 
-demo: venv galaxy
-	rm -rf out/demo && mkdir -p out/demo
-	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/demo \
-		--output_json out/demo/outputs.json $(DEMO_WORKFLOW) $(DEMO_JOB)
-	@echo; echo "The tutorial workflow ran; its outputs are in $(CURDIR)/out/demo:"; ls -l out/demo
-
-# The fine-tuning tutorial as one workflow run (fine-tune -> predict -> metrics): Mistral-DNA's
-# real 1M-parameter checkpoint on 1,000 bundled GUE core-promoter rows, on the CPU.
-FINETUNE_WORKFLOW := workflows/dna-lm-finetuning/dna-lm-finetuning.ga
-FINETUNE_JOB := workflows/dna-lm-finetuning/demo-job.yml
-
-demo-finetune: venv galaxy
-	rm -rf out/demo-finetune && mkdir -p out/demo-finetune
-	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/demo-finetune \
-		--output_json out/demo-finetune/outputs.json $(FINETUNE_WORKFLOW) $(FINETUNE_JOB)
-	@echo; echo "The fine-tuning workflow ran; its outputs are in $(CURDIR)/out/demo-finetune:"; \
-		ls -l out/demo-finetune
-
-# The zero-shot tutorial (score -> compare effects) on its first 100 exon and 100 intron SNPs
-# with the bundled real 1M-parameter Mistral-DNA checkpoint; outputs go to out/demo-zeroshot.
-ZEROSHOT_WORKFLOW := workflows/dna-lm-zeroshot/dna-lm-zeroshot.ga
-ZEROSHOT_JOB := workflows/dna-lm-zeroshot/demo-job.yml
-
-demo-zeroshot: venv galaxy
-	rm -rf out/demo-zeroshot && mkdir -p out/demo-zeroshot
-	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/demo-zeroshot \
-		--output_json out/demo-zeroshot/outputs.json $(ZEROSHOT_WORKFLOW) $(ZEROSHOT_JOB)
-	@echo; echo "The zero-shot workflow ran; its outputs are in $(CURDIR)/out/demo-zeroshot:"
-	@ls -l out/demo-zeroshot
+demo demo-finetune demo-zeroshot: venv galaxy
+	rm -rf out/$@ && mkdir -p out/$@
+	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/$@ \
+		--output_json out/$@/outputs.json \
+		workflows/$(call workflow_of,$@)/$(call workflow_of,$@).ga \
+		workflows/$(call workflow_of,$@)/demo-job.yml
+	@echo; echo "The $(call workflow_of,$@) workflow ran; its outputs are in $(CURDIR)/out/$@:"
+	@ls -l out/$@
 
 # --- tests ----------------------------------------------------------------------------------
 
