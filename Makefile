@@ -92,11 +92,10 @@ workflows: $(NATIVE_WORKFLOWS)
 
 # Each demo is one tutorial as one Galaxy workflow run on bundled data, on the CPU, with every
 # output downloaded to out/<demo>/:
-#  demo           pretraining: tokenize -> pretrain -> embed, 128 real hg38 windows, tiny preset
-#  demo-finetune  fine-tuning: fine-tune -> predict, Mistral-DNA's real 1M-parameter checkpoint
-#                 on 1,000 GUE core-promoter rows
-#  demo-zeroshot  zero-shot: score -> compare effects, the tutorial's first 100 exon and 100
-#                 intron SNPs with the same checkpoint
+# demo: pretraining (tokenize -> pretrain -> embed), 128 real hg38 windows, tiny preset.
+# demo-finetune: fine-tuning (fine-tune -> predict), Mistral-DNA's real 1M-parameter checkpoint
+# on 1,000 GUE core-promoter rows. demo-zeroshot: zero-shot (score -> compare effects), the
+# tutorial's first 100 exon and 100 intron SNPs with the same checkpoint.
 DEMOS := demo:dna-lm-pretraining demo-finetune:dna-lm-finetuning demo-zeroshot:dna-lm-zeroshot
 workflow_of = $(patsubst $(1):%,%,$(filter $(1):%,$(DEMOS)))
 
