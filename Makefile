@@ -3,7 +3,7 @@
 #   make demo          the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
 #   make demo-finetune the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
 #   make demo-zeroshot the zero-shot tutorial's workflow (exon vs intron SNPs) in Galaxy (CPU)
-#   make test          pytest, planemo lint, every tool's tests inside a real Galaxy
+#   make test          pytest, planemo lint, the tool and workflow tests in Galaxy, the browser test
 #   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
 #   make gpu-check     the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
 #   make workflows     regenerate the published .ga workflows from their format2 sources
@@ -47,7 +47,7 @@ BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
 .PHONY: help venv galaxy workflows demo demo-finetune demo-zeroshot test test-python lint \
 	lint-shed lint-workflows test-galaxy test-tools test-workflows test-browser serve clean \
-	gpu-check images image-gpu test-containers test-containers-workflows
+	gpu-check images image-gpu test-containers test-containers-workflows check-container-jobs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -113,7 +113,7 @@ demo demo-finetune demo-zeroshot: venv galaxy
 # Every step runs even when an earlier one fails, so one CI run shows all problems.
 test:
 	@failed=""; \
-	for step in test-python lint test-galaxy $(if $(BROWSER_TESTS),test-browser) test-containers; do \
+	for step in test-python lint test-galaxy $(if $(BROWSER_TESTS),test-browser); do \
 		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: failed:$$failed" >&2; exit 1; fi
@@ -146,16 +146,24 @@ lint-workflows: galaxy
 	$(if $(strip $(WORKFLOWS)),$(PLANEMO) workflow_lint $(WORKFLOWS))
 	$(if $(strip $(WORKFLOW_SOURCES)),$(PLANEMO) workflow_lint --iwc $(sort $(dir $(WORKFLOW_SOURCES))))
 
-# Galaxy's per-job overhead (an upload job and Galaxy's metadata step around every tool run)
-# is single-threaded Python, so the tool tests run as two planemo runs side by side, each
-# with its own Galaxy (about 2.3 GB each), and the workflows as soon as one has finished.
+# Inside a real Galaxy, each test once: every tool test with Galaxy running the tools in the
+# suite's CPU image (what a Galaxy server runs, test-containers), and the workflow tests with
+# the tools from .venv (what make serve and the demos run). Galaxy's per-job overhead (an
+# upload job and Galaxy's metadata step around every tool run) is single-threaded Python, so
+# these are three planemo runs, two at a time, each with its own Galaxy (about 2.3 GB each).
 # Tools and workflows need separate runs: a mixed run crashes in planemo 0.75.47.
+# Without Podman: make test-tools runs the same tool tests with the tools from .venv.
 TOOL_XMLS := $(filter-out %/macros.xml,$(wildcard $(TOOLS)/*.xml))
 TOOL_SHARDS := 1 2
+tool_shard = $(shell printf '%s\n' $(TOOL_XMLS) | awk 'NR % 2 == $(1) % 2')
 
-test-galaxy:
+test-galaxy: images
+	@failed=""; \
 	$(MAKE) --no-print-directory -k -j2 --output-sync=target \
-		$(TOOL_SHARDS:%=test-tools-%) $(if $(strip $(TESTED_WORKFLOWS)),test-workflows)
+		$(TOOL_SHARDS:%=test-containers-tools-%) $(if $(strip $(TESTED_WORKFLOWS)),test-workflows) \
+		|| failed=1; \
+	$(MAKE) --no-print-directory check-container-jobs || failed=1; \
+	[ -z "$$failed" ]
 
 test-tools: $(TOOL_SHARDS:%=test-tools-%)
 
@@ -165,7 +173,7 @@ test-tools-%: venv galaxy
 	.ci/planemo test --test_data $(TEST_DATA) \
 		--test_output $(ARTIFACTS)/tool_tests-$*.html \
 		--test_output_json $(ARTIFACTS)/tool_tests-$*.json \
-		$(shell printf '%s\n' $(TOOL_XMLS) | awk 'NR % 2 == $* % 2')
+		$(call tool_shard,$*)
 
 # One run per workflow: each folder has its own test-data/.
 test-workflows: venv galaxy
@@ -215,24 +223,24 @@ images: $(CONTAINER_TOOLS)
 image-gpu: $(CONTAINER_TOOLS)
 	containers/build.sh gpu
 
-# Every tool test and workflow test again, with Galaxy running the dnalm tools in the CPU
-# image (the job configuration CI uses, $(CONTAINER_JOB_CONF)); then Galaxy's job metrics
-# must name that image for every dnalm job. Sharded like test-galaxy.
+# Every tool test with Galaxy running the dnalm tools in the CPU image (the job configuration
+# $(CONTAINER_JOB_CONF)); then Galaxy's job metrics must name that image for every dnalm job.
 test-containers: images
-	$(MAKE) --no-print-directory -k -j2 --output-sync=target \
-		$(TOOL_SHARDS:%=test-containers-tools-%) \
-		$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows)
+	$(MAKE) --no-print-directory -k -j2 --output-sync=target $(TOOL_SHARDS:%=test-containers-tools-%)
+	$(MAKE) --no-print-directory check-container-jobs
+
+check-container-jobs: venv
 	$(VENV)/bin/python containers/check_container_jobs.py --image $(CPU_IMAGE) \
-		$(ARTIFACTS)/container_tool_tests-*.json \
-		$(if $(strip $(TESTED_WORKFLOWS)),$(ARTIFACTS)/container_workflow_*.json)
+		$(wildcard $(ARTIFACTS)/container_tool_tests-*.json $(ARTIFACTS)/container_workflow_*.json)
 
 test-containers-tools-%: venv galaxy
 	mkdir -p $(ARTIFACTS)
 	.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --test_data $(TEST_DATA) \
 		--test_output $(ARTIFACTS)/container_tool_tests-$*.html \
 		--test_output_json $(ARTIFACTS)/container_tool_tests-$*.json \
-		$(shell printf '%s\n' $(TOOL_XMLS) | awk 'NR % 2 == $* % 2')
+		$(call tool_shard,$*)
 
+# The workflow tests in the image too (not part of make test: the tool tests cover each tool).
 test-containers-workflows: venv galaxy
 	mkdir -p $(ARTIFACTS)
 	for wf in $(TESTED_WORKFLOWS); do \

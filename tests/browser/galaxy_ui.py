@@ -55,16 +55,30 @@ def expand(item):
     return item.locator(".dataset-peek")
 
 
-def upload(page, path):
+def upload(page, path, datatype=None):
+    """Upload one local file; Galaxy detects its type unless a datatype is chosen (e.g. zip)."""
     page.locator("#activity-upload").click()
     with page.expect_file_chooser() as chooser:
         page.locator("div#regular button#btn-local").click()
     chooser.value.set_files(path)
+    if datatype:
+        extension = page.locator("div#regular .upload-row").last.locator(".upload-extension")
+        extension.locator(".multiselect__select").click()
+        extension.locator("input.multiselect__input").fill(datatype)
+        extension.locator(".multiselect__option", has_text=re.compile(rf"^\s*{re.escape(datatype)}\s*$")).first.click()
     page.locator("div#regular button#btn-start").click()
     expect(page.locator("div#regular .upload-row.upload-init, div#regular .upload-row.upload-queued")).to_have_count(
         0, timeout=JOB_SECONDS * 1000
     )
     page.locator("div#regular button#btn-close").click()
+
+
+def upload_all(page, files):
+    """Upload (path, datatype) pairs one by one into an empty history: hid n is the nth file."""
+    for hid, (path, datatype) in enumerate(files, start=1):
+        upload(page, path, datatype)
+        item = wait_until_green(page, hid)
+        expect(item.locator(".name")).to_contain_text(path.name)
 
 
 def open_tool_panel(page):

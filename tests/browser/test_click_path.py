@@ -1,14 +1,16 @@
-"""A user's click path through the dnalm tools, in a real browser on a real Galaxy.
+"""A user's click paths through the dnalm tools, in a real browser on a real Galaxy.
 
-Upload a FASTA of real hg38 windows, then, from the tool panel as the tutorial goes:
-tokenize, pretrain a tiny model on the CPU, embed the sequences with it; then score them and
-generate new ones with the same model, and train a tokenizer of one's own on the FASTA. Each
-output must turn green and show what it should. The steps are in galaxy_ui.py. Each step
-leaves a screenshot in artifacts/screenshots/.
+Pretraining: upload a FASTA of real hg38 windows, then, from the tool panel as the tutorial
+goes: tokenize, pretrain a tiny model on the CPU, embed the sequences with it; then score them
+and generate new ones with the same model, and train a tokenizer of one's own on the FASTA.
+Fine-tuning: upload a model and labelled GUE rows, fine-tune the model into a classifier, and
+predict the test rows with it. Each output must turn green and show what it should. The steps
+are in galaxy_ui.py. Each step leaves a screenshot in artifacts/screenshots/.
 """
 
 import re
 
+from conftest import REPO
 from conftest import SMALL_FASTA as FASTA
 from galaxy_ui import (
     check_form_reads_well,
@@ -22,6 +24,7 @@ from galaxy_ui import (
     shot,
     type_value,
     upload,
+    upload_all,
     wait_until_green,
 )
 from playwright.sync_api import expect
@@ -141,3 +144,62 @@ def test_tutorial_click_path(page, galaxy):
     expect(expand(tokenizer)).to_contain_text("added_tokens")
     expect(tokenizer).to_contain_text("vocabulary size 256")
     shot(page, "14-train-tokenizer-outputs")
+
+
+# The fine-tuning workflow's test data: the micro model (a 2-layer Mixtral with the DNABERT-2
+# tokenizer) and 64 / 32 / 32 rows of GUE's core-promoter TATA task.
+FINETUNE_DATA = REPO / "workflows" / "dna-lm-finetuning" / "test-data"
+MODEL = FINETUNE_DATA / "micro_model.zip"
+TRAIN, DEV, TEST = (FINETUNE_DATA / f"tata_{split}_small.csv" for split in ("train", "dev", "test"))
+
+
+def test_finetune_then_predict(page, galaxy):
+    log_in(page, galaxy)
+    new_history(page)
+    upload_all(page, [(MODEL, "zip"), (TRAIN, None), (DEV, None), (TEST, None)])
+    shot(page, "15-uploaded-finetune-data")
+
+    # Fine-tune with LoRA (the form's default), a learning rate for a new head, two epochs.
+    open_tool(page, "dnalm_finetune")
+    check_form_reads_well(page)
+    choose(page, "model", f"1: {MODEL.name}")
+    choose(page, "train", f"2: {TRAIN.name}")
+    choose(page, "validation", f"3: {DEV.name}")
+    type_value(page, "epochs", 2)
+    type_value(page, "learning_rate", 0.001)
+    shot(page, "16-finetune-form")
+    page.locator("button#execute").first.click()
+
+    # Outputs: classifier (zip), validation metrics per epoch, curves, report.
+    classifier = wait_until_green(page, 5)
+    metrics = wait_until_green(page, 6)
+    wait_until_green(page, 7)
+    wait_until_green(page, 8)
+    expect(classifier.locator(".name")).to_contain_text("classifier")
+    peek = expand(metrics)
+    expect(peek).to_contain_text("val_loss")
+    expect(peek).to_contain_text("mcc")
+    expect(metrics).to_contain_text("3 lines")  # a header and the two epochs
+    shot(page, "17-finetune-outputs")
+
+    # Predict the test rows with the new classifier and measure it against their labels.
+    open_tool(page, "dnalm_predict")
+    check_form_reads_well(page)
+    choose(page, "model", "5: ")
+    choose(page, "input", f"4: {TEST.name}")
+    choose(page, "evaluate", "Yes: metrics")
+    shot(page, "18-predict-form")
+    page.locator("button#execute").first.click()
+
+    # Outputs: predictions, metrics, confusion matrix, ROC curves.
+    predictions = wait_until_green(page, 9)
+    measured = wait_until_green(page, 10)
+    wait_until_green(page, 11)
+    wait_until_green(page, 12)
+    expand(predictions)
+    expect(predictions).to_contain_text("33 lines")  # a header and the 32 test rows
+    expect(predictions.locator(".dataset-peek")).to_contain_text("probability_1")
+    peek = expand(measured)
+    expect(peek).to_contain_text(re.compile(r"sequences\s*32"))
+    expect(peek).to_contain_text(re.compile(r"accuracy\s*[01]\.\d{4}"))
+    shot(page, "19-predict-outputs")

@@ -16,6 +16,8 @@ TOOLS = [
     "dnalm_embed",
     "dnalm_score",
     "dnalm_generate",
+    "dnalm_finetune",
+    "dnalm_predict",
     "dnalm_compare_effects",
 ]
 
