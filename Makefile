@@ -146,19 +146,21 @@ lint-workflows: galaxy
 	$(if $(strip $(WORKFLOWS)),$(PLANEMO) workflow_lint $(WORKFLOWS))
 	$(if $(strip $(WORKFLOW_SOURCES)),$(PLANEMO) workflow_lint --iwc $(sort $(dir $(WORKFLOW_SOURCES))))
 
-# Everything that runs inside a real Galaxy, each test once: every tool test with Galaxy running
-# the tools in the suite's CPU image (what a Galaxy server runs; the job metrics must then name
-# that image), the workflow tests with the tools from .venv (what make serve and the demos
-# run), and the browser test. Galaxy's per-job overhead (an upload job and a metadata step
-# around every tool run, each a Python process importing Galaxy) is what takes the time, so
-# these run side by side, each with its own Galaxy (about 2.3 GB each), keeping both cores busy.
+# Everything that runs inside a real Galaxy: every tool test and every workflow test with Galaxy
+# running the tools in the suite's CPU image (what a Galaxy server runs; the job metrics must
+# then name that image), the workflow tests again with the tools from .venv (what make serve,
+# the demos and container-less sites run), and the browser test (also .venv), whose click paths
+# and workflow runs take every tool through that route. Galaxy's per-job overhead (an upload job
+# and a metadata step around every tool run, each a Python process importing Galaxy) is what
+# takes the time, so these run side by side, each with its own Galaxy (about 2.3 GB each),
+# keeping both cores busy.
 # Tools and workflows need separate runs: a mixed run crashes in planemo 0.75.47.
 # Without Podman: make test-tools runs the same tool tests with the tools from .venv.
 TOOL_XMLS := $(filter-out %/macros.xml,$(wildcard $(TOOLS)/*.xml))
 TOOL_SHARDS := 1 2
 tool_shard = $(shell printf '%s\n' $(TOOL_XMLS) | awk 'NR % 2 == $(1) % 2')
-GALAXY_TESTS := $(TOOL_SHARDS:%=test-containers-tools-%) $(if $(strip $(TESTED_WORKFLOWS)),test-workflows) \
-	$(if $(BROWSER_TESTS),test-browser)
+GALAXY_TESTS := $(TOOL_SHARDS:%=test-containers-tools-%) \
+	$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows test-workflows) $(if $(BROWSER_TESTS),test-browser)
 
 test-galaxy: images
 	@failed=""; \
@@ -225,10 +227,12 @@ images: $(CONTAINER_TOOLS)
 image-gpu: $(CONTAINER_TOOLS)
 	containers/build.sh gpu
 
-# Every tool test with Galaxy running the dnalm tools in the CPU image (the job configuration
-# $(CONTAINER_JOB_CONF)); then Galaxy's job metrics must name that image for every dnalm job.
+# Every tool and workflow test with Galaxy running the dnalm tools in the CPU image (the job
+# configuration $(CONTAINER_JOB_CONF)); then Galaxy's job metrics must name that image for every
+# dnalm job. make test-galaxy runs these beside the .venv runs.
 test-containers: images
-	$(MAKE) --no-print-directory -k -j2 --output-sync=target $(TOOL_SHARDS:%=test-containers-tools-%)
+	$(MAKE) --no-print-directory -k -j3 --output-sync=target $(TOOL_SHARDS:%=test-containers-tools-%) \
+		$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows)
 	$(MAKE) --no-print-directory check-container-jobs
 
 check-container-jobs: venv
@@ -242,17 +246,18 @@ test-containers-tools-%: venv galaxy
 		--test_output_json $(ARTIFACTS)/container_tool_tests-$*.json \
 		$(call tool_shard,$*)
 
-# The workflow tests in the image too (not part of make test: the tool tests cover each tool).
+# Every workflow test in the image, all of them even when one fails.
 test-containers-workflows: venv galaxy
 	mkdir -p $(ARTIFACTS)
-	for wf in $(TESTED_WORKFLOWS); do \
+	failed=""; for wf in $(TESTED_WORKFLOWS); do \
 		name=$$(basename "$$wf"); name=$${name%%.*}; \
 		.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --extra_tools $(TOOLS) \
 			--test_data "$$(dirname "$$wf")/test-data" \
 			--test_output $(ARTIFACTS)/container_workflow_$$name.html \
 			--test_output_json $(ARTIFACTS)/container_workflow_$$name.json \
-			"$$wf"; \
-	done
+			"$$wf" || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "workflow tests in the image failed:$$failed" >&2; exit 1; fi
 
 # --- a local Galaxy for people ----------------------------------------------------------------
 
