@@ -148,19 +148,19 @@ lint-workflows: galaxy
 
 # Everything that runs inside a real Galaxy: every tool test and every workflow test with Galaxy
 # running the tools in the suite's CPU image (what a Galaxy server runs; the job metrics must
-# then name that image), and the browser test with the tools from .venv (what make serve, the
-# demos and container-less sites run), whose click paths and runs of the three workflows take
-# every tool through that route (make test-workflows: the workflow tests themselves on .venv).
-# Galaxy's per-job overhead (an upload job and a metadata step around every tool run, each a
-# Python process importing Galaxy) is what takes the time, so these run side by side, each with
-# its own Galaxy (about 2.3 GB each), keeping both cores busy.
+# then name that image), the workflow tests again with the tools from .venv (what make serve,
+# the demos and container-less sites run), and the browser test (also .venv), whose click paths
+# and workflow runs take every tool through that route. Galaxy's per-job overhead (an upload job
+# and a metadata step around every tool run, each a Python process importing Galaxy) is what
+# takes the time, so these run side by side, each with its own Galaxy (about 2.3 GB each),
+# keeping both cores busy.
 # Tools and workflows need separate runs: a mixed run crashes in planemo 0.75.47.
 # Without Podman: make test-tools runs the same tool tests with the tools from .venv.
 TOOL_XMLS := $(filter-out %/macros.xml,$(wildcard $(TOOLS)/*.xml))
 TOOL_SHARDS := 1 2
 tool_shard = $(shell printf '%s\n' $(TOOL_XMLS) | awk 'NR % 2 == $(1) % 2')
 GALAXY_TESTS := $(TOOL_SHARDS:%=test-containers-tools-%) \
-	$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows) $(if $(BROWSER_TESTS),test-browser)
+	$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows test-workflows) $(if $(BROWSER_TESTS),test-browser)
 
 test-galaxy: images
 	@failed=""; \
