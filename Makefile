@@ -162,11 +162,18 @@ tool_shard = $(shell printf '%s\n' $(TOOL_XMLS) | awk 'NR % 2 == $(1) % 2')
 GALAXY_TESTS := $(TOOL_SHARDS:%=test-containers-tools-%) \
 	$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows test-workflows) $(if $(BROWSER_TESTS),test-browser)
 
+# A failure's own lines are repeated at the very end, where the tail of a CI log shows them.
+FAILURE_LINES := \*\*\*|: failed|^FAILED|^ERROR|tests failed:|Error:
 test-galaxy: images
-	@failed=""; \
-	$(MAKE) --no-print-directory -k -j$(words $(GALAXY_TESTS)) --output-sync=target $(GALAXY_TESTS) || failed=1; \
+	@mkdir -p $(ARTIFACTS); failed=""; \
+	$(MAKE) --no-print-directory -k -j$(words $(GALAXY_TESTS)) --output-sync=target $(GALAXY_TESTS) 2>&1 \
+		| tee $(ARTIFACTS)/test-galaxy.log || failed=1; \
 	$(MAKE) --no-print-directory check-container-jobs || failed=1; \
-	[ -z "$$failed" ]
+	if [ -n "$$failed" ]; then \
+		echo "test-galaxy failed; what said so in $(ARTIFACTS)/test-galaxy.log:" >&2; \
+		grep -E '$(FAILURE_LINES)' $(ARTIFACTS)/test-galaxy.log | tail -n 15 >&2 || true; \
+		exit 1; \
+	fi
 
 test-tools: $(TOOL_SHARDS:%=test-tools-%)
 

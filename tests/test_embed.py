@@ -108,7 +108,7 @@ def test_layer_index_and_npy_output(tmp_path, mistral):
     last, layer4, layer0 = tmp_path / "last.npy", tmp_path / "l4.npy", tmp_path / "l0.npy"
     for path, layer in ((last, "-1"), (layer4, "4"), (layer0, "0")):
         assert main(["embed", str(MISTRAL_DNA), str(SMALL_FA), "-o", str(path),
-                     "--format", "npy", "--layer", layer]) == 0
+                     "--output-format", "npy", "--layer", layer]) == 0
     np.testing.assert_array_equal(np.load(last), np.load(layer4))  # 4 layers: 4 is the last
     _, sequences = fasta_ids_and_sequences(SMALL_FA)
     token_vectors = model.embed_tokens.weight.detach()[tokenizer.encode(sequences[0]).ids]
@@ -126,7 +126,7 @@ def test_h5ad_keeps_extra_columns_and_pca_plot(tmp_path):
         for i, (record_id, sequence) in enumerate(zip(ids, sequences)):
             stream.write(f"{record_id}\t{sequence}\t{'exon' if i < 40 else 'intron'}\n")
     out, plot = tmp_path / "embeddings.h5ad", tmp_path / "pca.png"
-    assert main(["embed", str(MICRO_ZIP), str(table), "-o", str(out), "--format", "h5ad",
+    assert main(["embed", str(MICRO_ZIP), str(table), "-o", str(out), "--output-format", "h5ad",
                  "--id-column", "name", "--pca-plot", str(plot), "--label-column", "region"]) == 0
     adata = anndata.read_h5ad(out)
     assert adata.shape == (80, 16)

@@ -74,7 +74,7 @@ def test_tokenize_fastq_gives_the_fasta_token_ids(tmp_path):
     fasta_slice = tmp_path / "ten.fa"
     fasta_slice.write_text("".join(f">{r.id}\n{r.sequence}\n" for r in first_fasta_records()))
     tables = {}
-    for name, source, options in (("fastq", FASTQ_GZ, ["--format", "fastq"]), ("fasta", fasta_slice, [])):
+    for name, source, options in (("fastq", FASTQ_GZ, ["--input-format", "fastq"]), ("fasta", fasta_slice, [])):
         out = tmp_path / f"{name}.parquet"
         assert main(["tokenize", str(source), "-o", str(out), *options]) == 0
         tables[name] = read_token_table(out)[0].to_pydict()

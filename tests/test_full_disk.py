@@ -74,7 +74,7 @@ def test_embed(tmp_path, model_folder, output_format):
     # the 20 x 16 float32 spill file (1,280 bytes) fits, the output does not
     result = run_dnalm_with_file_limit(
         ["embed", model_folder, TEST_DATA / "exon_intron_windows.fa", "-o", out / f"e.{output_format}",
-         "--format", output_format, "--pca-plot", out / "pca.png"], tmp_path, 1400)
+         "--output-format", output_format, "--pca-plot", out / "pca.png"], tmp_path, 1400)
     assert_one_line_and_nothing_left(result, "embed", out)
 
 

@@ -76,7 +76,7 @@ def test_fasta_gzip_csv_tsv_txt_give_the_same_ids(tmp_path):
     assert fasta["id"][40:42] == ["chr12", "chr12"] or fasta["id"].count("chr12") >= 2
     csv_rows, _ = tokenize(tmp_path, TEST_DATA / "hg38_windows_small.csv", "--id-column", "name",
                            name="csv.parquet")
-    tsv_rows, _ = tokenize(tmp_path, TEST_DATA / "hg38_windows_small.tsv", "--format", "tsv",
+    tsv_rows, _ = tokenize(tmp_path, TEST_DATA / "hg38_windows_small.tsv", "--input-format", "tsv",
                            "--column", "sequence", "--id-column", "name", name="tsv.parquet")
     txt_rows, _ = tokenize(tmp_path, TEST_DATA / "hg38_windows_small.txt", name="txt.parquet")
     for rows in (csv_rows, tsv_rows):

@@ -43,7 +43,7 @@ CASES = {
     "unreadable gzip": (lambda d: half_a_gzip(d / "cut.fa.gz"), [], "cannot be read"),
     "not text": (lambda d: write(d / "x.bin", bytes(range(256)) * 8), [], "not a text file"),
     "missing input": (lambda d: d / "nope.fa", [], "cannot be opened"),
-    "text before header": (lambda d: write(d / "pre.fa", "ACGT\n>a\nACGT\n"), ["--format", "fasta"], "line 1: sequence text before the first '>'"),
+    "text before header": (lambda d: write(d / "pre.fa", "ACGT\n>a\nACGT\n"), ["--input-format", "fasta"], "line 1: sequence text before the first '>'"),
     "all windows dropped": (
         lambda d: write(d / "n.fa", ">chrN\n" + "N" * 500 + "\n"), ["--window", "200"], "no window of 200 bp is left"
     ),

@@ -32,7 +32,7 @@ def add_arguments(parser):
     )
     parser.add_argument("-o", "--output", required=True, help="embeddings file to write")
     parser.add_argument(
-        "--format", choices=FORMATS, default="tsv",
+        "--output-format", choices=FORMATS, default="tsv",
         help="tsv: id + one column per dimension (default); h5ad: AnnData; npy: NumPy matrix",
     )
     parser.add_argument("--pooling", choices=POOLINGS, default="mean",
@@ -70,7 +70,7 @@ def run(args):
     with open_model(args.model) as model_files:
         tokenizer = model_files.tokenizer()
         obs = None
-        if args.format == "h5ad" or args.label_column:
+        if args.output_format == "h5ad" or args.label_column:
             obs = extra_columns(args.input, args.input_format, args.column)
         labels = _labels(obs, args.label_column, args.input)
         model = load_base_model(model_files)
@@ -94,7 +94,7 @@ def run(args):
                 raise DnalmError(
                     f"{args.input}: {len(obs)} table rows but {len(spill.ids)} sequences were read"
                 )
-            write_embeddings(spill, output, args.format, obs)
+            write_embeddings(spill, output, args.output_format, obs)
             if plot is not None:
                 groups, legend_title = point_groups(spill.ids, labels, args.label_column, args.group_regex)
                 drawn = write_pca_plot(spill.matrix(), plot, groups, legend_title,

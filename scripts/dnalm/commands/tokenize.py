@@ -34,7 +34,7 @@ def add_input_arguments(parser):
         "input", metavar="INPUT", help="FASTA or FASTQ (plain or .gz), CSV/TSV or text file"
     )
     parser.add_argument(
-        "--format", dest="input_format", choices=FORMATS,
+        "--input-format", choices=FORMATS,
         help="input format (default: detected from the content)",
     )
     parser.add_argument(
