@@ -163,7 +163,7 @@ GALAXY_TESTS := $(TOOL_SHARDS:%=test-containers-tools-%) \
 	$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows test-workflows) $(if $(BROWSER_TESTS),test-browser)
 
 # A failure's own lines are repeated at the very end, where the tail of a CI log shows them.
-FAILURE_LINES := \*\*\*|: failed|^FAILED|^ERROR|tests failed:|Error:
+FAILURE_LINES := \*\*\*|: failed|failed: |^FAILED|^ERROR
 test-galaxy: images
 	@mkdir -p $(ARTIFACTS); failed=""; \
 	$(MAKE) --no-print-directory -k -j$(words $(GALAXY_TESTS)) --output-sync=target $(GALAXY_TESTS) 2>&1 \

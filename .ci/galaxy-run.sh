@@ -29,10 +29,14 @@ print(config["gravity"]["gunicorn"]["bind"])
 PY
 )
 
+# --keep-alive: the web client polls every 2-3 s, and gunicorn's default of 2 s closes idle
+# connections just as the browser may reuse them: the likely cause of the requests that failed
+# in the browser ("Failed to fetch", never reaching the server) on a loaded 2-core machine.
 exec "$venv/bin/gunicorn" 'galaxy.webapps.galaxy.fast_factory:factory()' \
     -k galaxy.webapps.galaxy.workers.Worker \
     --bind "$bind" \
     --workers 1 \
     --timeout 600 \
+    --keep-alive 75 \
     --config python:galaxy.web_stack.gunicorn_config \
     --no-control-socket
