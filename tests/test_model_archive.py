@@ -125,3 +125,29 @@ def test_a_tokenizer_that_is_not_json_is_refused(tmp_path, micro_files):
     with pytest.raises(DnalmError, match="tokenizer.json is not a valid tokenizer"):
         with open_model(path):
             pass
+
+
+def test_loading_is_quiet_only_while_it_loads():
+    """transformers' warnings and progress bars are off during a load and back afterwards."""
+    from dnalm.inference.loading import load_base_model
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_info()
+    transformers_logging.enable_progress_bar()
+    try:
+        with open_model(MICRO_ZIP) as files:
+            model = load_base_model(files, "cpu")
+        assert model.config.hidden_size == 16
+        assert transformers_logging.get_verbosity() == transformers_logging.INFO
+        assert transformers_logging.is_progress_bar_enabled()
+    finally:
+        transformers_logging.set_verbosity_warning()
+
+
+def test_a_failed_load_is_one_line_naming_the_model():
+    from dnalm.io.checkpoint_loading import loading_checkpoint
+
+    with pytest.raises(DnalmError) as raised:
+        with loading_checkpoint("upload.zip"):
+            raise OSError("Error no file named model.safetensors found\nsecond line of detail")
+    assert str(raised.value) == "model upload.zip cannot be loaded: Error no file named model.safetensors found"

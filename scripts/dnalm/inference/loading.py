@@ -18,6 +18,7 @@ Which class is loaded depends on the job:
 import torch
 
 from dnalm.errors import DnalmError
+from dnalm.io.checkpoint_loading import loading_checkpoint
 from dnalm.runtime.device import announce_device
 
 
@@ -58,14 +59,8 @@ def load_causal_lm(model_files, device=None, purpose="score and generate"):
 
 
 def _load(auto_class, model_files, device):
-    from transformers.utils import logging as transformers_logging
-
     device = torch.device(device) if device is not None else torch.device(announce_device())
-    # The load report lists the unused heads of other architectures (e.g. the
-    # classifier 'score.weight'); what matters is checked below.
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-    try:
+    with loading_checkpoint(model_files.source):
         model, info = auto_class.from_pretrained(
             str(model_files.directory),
             dtype=inference_dtype(device),
@@ -74,9 +69,6 @@ def _load(auto_class, model_files, device):
             local_files_only=True,
             output_loading_info=True,
         )
-    except (OSError, ValueError, RuntimeError, KeyError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DnalmError(f"model {model_files.source} cannot be loaded: {message}") from None
     missing = sorted(info.get("missing_keys") or ())
     mismatched = sorted(str(key) for key in info.get("mismatched_keys") or ())
     if missing or mismatched:

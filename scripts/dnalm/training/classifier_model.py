@@ -20,6 +20,7 @@ saved model is a plain checkpoint that loads without peft.
 import torch
 
 from dnalm.errors import DnalmError
+from dnalm.io.checkpoint_loading import loading_checkpoint
 
 METHODS = ("lora", "full", "head")
 HEAD_NAME = "score"  # the head of Mistral/Mixtral/Llama/Qwen ...ForSequenceClassification
@@ -43,7 +44,6 @@ def load_for_finetuning(model_files, class_names, attention="sdpa", experts="gro
                         new_head_wanted=False, print_fn=print):
     """``AutoModelForSequenceClassification`` in float32 with ``class_names`` as its classes."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
-    from transformers.utils import logging as transformers_logging
 
     keep_head = (not new_head_wanted and has_classification_head(model_files)
                  and same_classes(model_files.config, class_names))
@@ -61,13 +61,8 @@ def load_for_finetuning(model_files, class_names, attention="sdpa", experts="gro
                   ignore_mismatched_sizes=True, output_loading_info=True)
     if getattr(config, "num_local_experts", 0) > 1:
         kwargs["experts_implementation"] = experts
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-    try:
+    with loading_checkpoint(model_files.source):
         model, info = AutoModelForSequenceClassification.from_pretrained(directory, **kwargs)
-    except (OSError, ValueError, RuntimeError, KeyError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DnalmError(f"model {model_files.source} cannot be loaded: {message}") from None
     backbone_missing = [key for key in info.get("missing_keys") or () if HEAD_NAME not in key.split(".")]
     if backbone_missing:
         raise DnalmError(

@@ -112,8 +112,9 @@ def build_model(config, dtype=torch.float32, attention="sdpa", experts="grouped_
 
 def load_model(model_dir, dtype=torch.float32, attention="sdpa", experts="grouped_mm"):
     """Load a saved model directory (safetensors only) to continue pretraining."""
-    kwargs = dict(dtype=dtype, attn_implementation=attention, use_safetensors=True)
-    if _is_mixture_of_experts(AutoConfig.from_pretrained(model_dir)):
+    kwargs = dict(dtype=dtype, attn_implementation=attention, use_safetensors=True,
+                  local_files_only=True, trust_remote_code=False)
+    if _is_mixture_of_experts(AutoConfig.from_pretrained(model_dir, local_files_only=True)):
         kwargs["experts_implementation"] = experts
     return AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
 
