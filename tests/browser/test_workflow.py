@@ -8,6 +8,7 @@ must turn green and show what it should. Screenshots: workflow-<name>-*.png.
 """
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,7 +204,7 @@ def wait_until_outputs_ok(page, labels, reloads=2):
                 wait_until_ok(output.locator(".content-item"))
         if not unfetched:
             return
-        print(f"Outputs tab: the browser failed to fetch {', '.join(unfetched)}; reloading the page")
+        warnings.warn(f"Outputs tab: the browser failed to fetch {', '.join(unfetched)}; reloading the page")
         page.reload()
     raise AssertionError(f"Outputs tab: still failed to fetch {', '.join(unfetched)} after {reloads} reloads")
 
