@@ -5,11 +5,13 @@ the Galaxy wheel) where that file has them.
 """
 
 import re
+import warnings
 
 from conftest import SCREENSHOTS
 from playwright.sync_api import expect
 
 JOB_SECONDS = 600  # a job on a busy 2-core machine, Galaxy's metadata step included
+APP_START_SECONDS = 60  # Galaxy's web client starting in a fresh browser context, machine busy
 HELP_LEFTOVERS = re.compile(r"``|^\.\. |:ref:`|\*\*\S", re.MULTILINE)  # reStructuredText not rendered
 ARGUMENT = re.compile(r"\(--[a-z0-9-]+\)$")  # Galaxy adds "(--option)" to a parameter's help
 TERMINAL_STATES = re.compile(r"^(ok|error|failed_metadata|paused|deleted|discarded)$")
@@ -21,12 +23,30 @@ def shot(page, name):
 
 
 def log_in(page, galaxy):
-    page.goto(f"{galaxy['url']}/login/start")
+    open_login_form(page, galaxy["url"])
     page.locator("form#login input[name='login']").fill(galaxy["email"])
     page.locator("form#login input[name='password']").fill(galaxy["password"])
     page.locator("//button[@name='login']").click()
     expect(page.locator("#masthead")).to_be_visible()
     expect(page.locator("#user.loggedin-only")).to_be_attached()
+
+
+def open_login_form(page, url, reloads=2):
+    """The login page of a fresh browser context, which loads Galaxy's whole web client.
+
+    On a loaded 2-core machine that page once stayed blank: every script the server was
+    asked for was served, and the client never started. A person reloads; so does this.
+    """
+    form = page.locator("form#login")
+    page.goto(f"{url}/login/start")
+    for _ in range(reloads):
+        try:
+            expect(form).to_be_visible(timeout=APP_START_SECONDS * 1000)
+            return
+        except AssertionError:
+            warnings.warn("the login page stayed blank; reloading it")
+            page.reload()
+    expect(form).to_be_visible(timeout=APP_START_SECONDS * 1000)
 
 
 def new_history(page):
