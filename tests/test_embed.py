@@ -9,7 +9,7 @@ import torch
 from dnalm.cli import main
 from dnalm.inference.batches import Piece, special_token_ids
 from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
-from dnalm.inference.loading import load_base_model
+from dnalm.inference.model_loading import load_base_model
 from dnalm.io.model_archive import open_model
 from dnalm.io.token_table import TokenTableWriter
 

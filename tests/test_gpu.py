@@ -243,7 +243,7 @@ def test_grouped_mm_experts_match_eager(tokenizer, mode, implementation, record_
 def embeddings(model_dir, device, dtype, sequences):
     from dnalm.inference.batches import fit_to_context, special_token_ids, tokenize_records
     from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
-    from dnalm.inference.loading import load_base_model
+    from dnalm.inference.model_loading import load_base_model
     from dnalm.io.model_archive import open_model
     from dnalm.io.sequences import SequenceRecord
 
@@ -284,7 +284,7 @@ def test_embeddings_match_the_cpu(windows, record_property):
 
 
 def causal_lm(device, dtype):
-    from dnalm.inference.loading import load_causal_lm
+    from dnalm.inference.model_loading import load_causal_lm
     from dnalm.io.model_archive import open_model
 
     with open_model(MICRO_ZIP) as files:

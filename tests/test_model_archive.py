@@ -129,7 +129,7 @@ def test_a_tokenizer_that_is_not_json_is_refused(tmp_path, micro_files):
 
 def test_loading_is_quiet_only_while_it_loads():
     """transformers' warnings and progress bars are off during a load and back afterwards."""
-    from dnalm.inference.loading import load_base_model
+    from dnalm.inference.model_loading import load_base_model
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_info()

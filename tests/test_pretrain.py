@@ -250,7 +250,7 @@ def test_options_have_the_tools_defaults_and_the_tutorials():
     from dnalm.cli import build_parser
     from dnalm.commands.setting_options import option_name, settings_from_args
     from dnalm.settings import declared_settings
-    from dnalm.training.settings import TrainingSettings
+    from dnalm.training.pretraining_settings import TrainingSettings
 
     args = build_parser("pretrain").parse_args(["pretrain", "t.parquet", "-o", "m.zip"])
     settings = settings_from_args(TrainingSettings, args)

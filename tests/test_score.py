@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from dnalm.cli import main
-from dnalm.inference.loading import load_causal_lm
+from dnalm.inference.model_loading import load_causal_lm
 from dnalm.inference.scoring import token_log_likelihoods
 from dnalm.io.model_archive import open_model
 

@@ -17,7 +17,7 @@ from dnalm.inference.batches import (
     tokenized_records,
 )
 from dnalm.inference.embedding import POOLINGS, EmbeddingSettings, embed_pieces
-from dnalm.inference.loading import default_batch_size, load_base_model
+from dnalm.inference.model_loading import default_batch_size, load_base_model
 from dnalm.io.embedding_files import FORMATS, EmbeddingSpill, write_embeddings
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs

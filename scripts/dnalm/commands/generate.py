@@ -6,7 +6,7 @@ Example: dnalm generate model.zip --num-sequences 10 --length 200 --seed 1 -o ge
 from dnalm.commands.model_options import add_model_argument, add_sequence_options
 from dnalm.inference.batches import pad_id_of
 from dnalm.inference.generation import GenerationSettings, generate_dna
-from dnalm.inference.loading import load_causal_lm
+from dnalm.inference.model_loading import load_causal_lm
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
 from dnalm.io.sequences import read_sequences

@@ -38,7 +38,7 @@ def add_arguments(parser):
 
 def run(args):
     from dnalm.inference.classification import load_classifier, predict_probabilities
-    from dnalm.inference.loading import inference_device
+    from dnalm.inference.model_loading import inference_device
     from dnalm.io.model_archive import open_model
     from dnalm.training.classification_data import class_indices, read_labelled
 

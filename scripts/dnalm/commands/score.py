@@ -24,7 +24,7 @@ from dnalm.inference.batches import (
     tokenized_records,
 )
 from dnalm.inference.embedding import EmbeddingSettings
-from dnalm.inference.loading import default_batch_size, load_base_model, load_causal_lm
+from dnalm.inference.model_loading import default_batch_size, load_base_model, load_causal_lm
 from dnalm.inference.scoring import score_pieces
 from dnalm.inference.variant_distances import (
     DISTANCES,

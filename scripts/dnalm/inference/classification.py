@@ -17,7 +17,7 @@ def load_classifier(model_files, device=None):
     """``AutoModelForSequenceClassification`` of a checkpoint that has a trained head."""
     from transformers import AutoModelForSequenceClassification
 
-    from dnalm.inference.loading import _load
+    from dnalm.inference.model_loading import _load
     from dnalm.training.classifier_model import has_classification_head
 
     if not has_classification_head(model_files):
