@@ -13,12 +13,17 @@ integer (``2`` before ``10``), otherwise in alphabetical order; their order is
 what the model's ``id2label`` stores.
 """
 
-import csv
 import re
 from dataclasses import dataclass
 
 from dnalm.errors import DnalmError
-from dnalm.io.sequences import DEFAULT_COLUMNS, checked_sequence, detect_format
+from dnalm.io.sequences import (
+    DEFAULT_COLUMNS,
+    checked_sequence,
+    detect_format,
+    open_text,
+    table_rows,
+)
 
 DEFAULT_LABEL_COLUMN = "label"
 FASTA_LABEL = re.compile(r"(?:^|\s)label=(\S+)")
@@ -49,15 +54,13 @@ def read_labelled(path, sequence_column=None, label_column=DEFAULT_LABEL_COLUMN,
     With ``require_labels`` a missing label column or an empty label is an
     error naming the row; without it, unlabelled input gives ``labels`` of ``None``.
     """
-    from dnalm.io.sequences import _open_text  # one reader of plain or gzip text for the suite
-
     input_format = input_format or detect_format(path, sequence_column)
     if input_format not in ("csv", "tsv", "fasta"):
         raise DnalmError(
             f"{path} is neither CSV, TSV nor FASTA: give a table with a header line "
             f"(columns such as sequence,label) or a FASTA with 'label=VALUE' in the headers"
         )
-    with _open_text(path) as stream:
+    with open_text(path) as stream:
         if input_format == "fasta":
             ids, sequences, labels = _read_fasta(stream, path, require_labels)
         else:
@@ -70,7 +73,7 @@ def read_labelled(path, sequence_column=None, label_column=DEFAULT_LABEL_COLUMN,
 
 
 def _read_table(stream, path, delimiter, sequence_column, label_column, id_column, require_labels):
-    reader = csv.reader(stream, delimiter=delimiter)
+    reader = table_rows(stream, delimiter)
     header = [name.strip() for name in next(reader, [])]
     sequence_index = _column(header, [sequence_column] if sequence_column else DEFAULT_COLUMNS,
                              path, "sequence")
