@@ -3,11 +3,8 @@
 Example: dnalm embed model.zip windows.fa -o embeddings.tsv --pooling mean
 """
 
-from dnalm.commands.model_options import (
-    add_context_options,
-    add_model_argument,
-    add_sequence_options,
-)
+from dnalm.commands.model_options import add_context_options, add_model_argument
+from dnalm.commands.sequence_options import add_sequence_options
 from dnalm.errors import DnalmError
 from dnalm.inference.batches import (
     extra_columns,

@@ -3,7 +3,8 @@
 Example: dnalm generate model.zip --num-sequences 10 --length 200 --seed 1 -o generated.fa
 """
 
-from dnalm.commands.model_options import add_model_argument, add_sequence_options
+from dnalm.commands.model_options import add_model_argument
+from dnalm.commands.sequence_options import add_sequence_options
 from dnalm.inference.batches import pad_id_of
 from dnalm.inference.generation import GenerationSettings, generate_dna
 from dnalm.inference.model_loading import load_causal_lm
