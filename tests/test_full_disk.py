@@ -10,14 +10,11 @@ import resource
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs, out_of_space_reason
-
-TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
-MICRO_ZIP = TEST_DATA / "micro_model.zip"
+from helpers import MICRO_ZIP, TEST_DATA
 
 
 def run_dnalm_with_file_limit(arguments, cwd, max_bytes):

@@ -11,12 +11,11 @@ import csv
 import math
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import read_fasta
+from helpers import MICRO_ZIP, MISTRAL_DNA, REPO, read_fasta
 
 DEVICE = torch.device(os.environ.get("DNALM_TEST_DEVICE", "cuda"))
 pytestmark = [
@@ -25,14 +24,9 @@ pytestmark = [
                        reason="no CUDA device (DNALM_TEST_DEVICE=cpu runs these on the CPU)"),
 ]
 
-REPO = Path(__file__).resolve().parents[1]
 WINDOWS = REPO / "tests" / "data" / "pretrain_windows.fa"  # 400 real hg38 windows
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"  # a real Mistral-DNA checkpoint
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"  # a tiny random causal LM
 # The tutorial's model on a GPU; its tiny sibling where the CPU stands in.
 PRESET = "tutorial" if DEVICE.type == "cuda" else "tiny"
-
-
 
 
 @pytest.fixture(autouse=True)

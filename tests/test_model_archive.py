@@ -2,16 +2,13 @@
 
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 from dnalm.cli import main
 from dnalm.errors import DnalmError
 from dnalm.io.model_archive import open_model
+from helpers import MICRO_ZIP, MISTRAL_DNA, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
 WINDOWS = REPO / "test-data" / "hg38_windows_small.fa"
 
 
