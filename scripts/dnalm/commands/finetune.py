@@ -45,10 +45,8 @@ def add_arguments(parser):
 def run(args):
     from dnalm.runtime.allocator import keep_freed_memory
     from dnalm.runtime.device import announce_device
-    from dnalm.training.finetuning import check_settings
 
     settings = settings_from_args(FinetuneSettings, args)
-    check_settings(settings)
     if args.test_metrics and not args.test:
         raise DnalmError("--test-metrics needs a --test table")
     keep_freed_memory()

@@ -68,7 +68,6 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     if not Path(tokens).is_file():
         raise DnalmError(f"token table {tokens} does not exist")
     settings = settings.with_model_defaults(model_choice.preset_for_defaults())
-    settings.check()
     token_data = data.read_token_data(tokens)
     tokenizer = token_data.tokenizer
     bf16 = use_bf16(settings.precision)
