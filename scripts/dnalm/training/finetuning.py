@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainerCallback
 
 from dnalm.inference.classification import ClassificationCollator
 from dnalm.inference.classification_metrics import SELECTION_METRICS, classification_metrics, softmax
@@ -24,7 +24,8 @@ from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS, use_bf16
 from dnalm.settings import check_settings, setting
 from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.classifier_model import METHODS
-from dnalm.training.trainer import dnalm_arguments, without_default_printers
+from dnalm.training import trainer_arguments
+from dnalm.training.trainer import without_default_printers
 
 TUTORIAL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
@@ -163,26 +164,15 @@ def bf16_pays(precision, hidden_size):
 
 
 def training_arguments(settings, steps_per_epoch, output_dir, bf16=False):
-    cuda = torch.cuda.is_available()
-    return TrainingArguments(
-        output_dir=str(output_dir),
-        num_train_epochs=settings.epochs,
-        max_steps=settings.max_steps,
+    return trainer_arguments.training_arguments(
+        settings, output_dir, steps_per_epoch,
         per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.eval_batch_size or (1024 if cuda else 256),
-        learning_rate=settings.learning_rate,
-        weight_decay=settings.weight_decay,
-        warmup_steps=settings.warmup_ratio,  # a float < 1 is a ratio of the total steps
-        optim="adamw_torch_fused",
+        per_device_eval_batch_size=settings.eval_batch_size or (
+            1024 if torch.cuda.is_available() else 256),
         bf16=bf16,
-        use_cpu=not cuda,
-        tf32=True if cuda else None,
         train_sampling_strategy="group_by_length",
-        eval_strategy="epoch",
         save_strategy="no",  # BestEpoch keeps the best weights in memory
-        logging_steps=settings.logging_steps or max(1, steps_per_epoch // 10),
         include_num_input_tokens_seen="all",
-        **dnalm_arguments(settings.seed, cuda),
     )
 
 
