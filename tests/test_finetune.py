@@ -163,7 +163,7 @@ def test_bf16_only_where_it_pays(monkeypatch):
 
 
 def test_report_tables_come_from_the_run_result():
-    from dnalm.commands.finetune import report_sections
+    from dnalm.training.classifier_finetuning import report_sections
     from dnalm.training.finetuning import FinetuneRun, FinetuneSettings
 
     run = FinetuneRun(model=None, log_history=[], epochs_run=2.0, optimiser_steps=8,

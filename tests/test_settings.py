@@ -7,11 +7,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from dnalm.commands.setting_options import add_setting_options, settings_from_args, settings_summary
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.inference.embedding import EmbeddingSettings
 from dnalm.inference.generation import GenerationSettings
 from dnalm.errors import DnalmError
-from dnalm.settings import check_settings, declared_settings, default_of, option_name, setting
+from dnalm.settings import (
+    check_settings,
+    declared_settings,
+    default_of,
+    option_name,
+    setting,
+    settings_summary,
+)
 from dnalm.training.finetuning import FinetuneSettings
 from dnalm.training.pretraining_settings import TrainingSettings
 from helpers import REPO

@@ -1,11 +1,6 @@
 """Command-line options made from settings dataclasses (``dnalm.settings.setting``)."""
 
-from dnalm.settings import (  # noqa: F401 (option_name, settings_summary: re-exported)
-    declared_settings,
-    default_of,
-    option_name,
-    settings_summary,
-)
+from dnalm.settings import declared_settings, default_of, option_name
 
 
 def add_setting_options(parser, settings_class, default_group=None):
