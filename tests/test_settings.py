@@ -2,6 +2,7 @@
 range, and the Galaxy form agrees with it."""
 
 import argparse
+import copy
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -98,10 +99,23 @@ TOOL_SETTINGS = {  # tool -> (settings class, the settings its form leaves at th
 }
 
 
+MACROS = {m.get("name"): m for m in ET.parse(REPO / "tools" / "macros.xml").getroot() if m.tag == "xml"}
+
+
+def expanded(element):
+    """``element`` with each ``<expand macro="..."/>`` replaced by the macro's content (tokens kept)."""
+    for parent in list(element.iter()):
+        for index, child in reversed(list(enumerate(parent))):
+            if child.tag == "expand":
+                parent.remove(child)
+                for offset, part in enumerate(MACROS[child.get("macro")]):
+                    parent.insert(index + offset, expanded(copy.deepcopy(part)))
+    return element
+
+
 def form_parameters(tool):
-    tool_xml = ET.parse(REPO / "tools" / f"{tool}.xml").getroot()
-    return {param.get("argument"): param for param in tool_xml.find("inputs").iter("param")
-            if param.get("argument")}
+    inputs = expanded(ET.parse(REPO / "tools" / f"{tool}.xml").getroot().find("inputs"))
+    return {param.get("argument"): param for param in inputs.iter("param") if param.get("argument")}
 
 
 def lower_bound_agrees(param, metadata):
