@@ -16,6 +16,7 @@ are the field's). A settings dataclass checks every value where it is made:
 """
 
 from dataclasses import MISSING, field, fields
+from typing import NamedTuple
 
 from dnalm.errors import DnalmError
 
@@ -80,23 +81,29 @@ def allowed_values(metadata, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     low, high = _bound(metadata, "min", "above"), _bound(metadata, "max", "below")
-    too_low = low is not None and (value < low[0] or (value == low[0] and not low[1]))
-    too_high = high is not None and (value > high[0] or (value == high[0] and not high[1]))
+    too_low = low is not None and (value < low.value or (value == low.value and not low.inclusive))
+    too_high = high is not None and (value > high.value or (value == high.value and not high.inclusive))
     if not (too_low or too_high):
         return None
     if low and high:
-        return f"in {'[' if low[1] else '('}{_shown(low[0])}, {_shown(high[0])}{']' if high[1] else ')'}"
+        opening, closing = "[" if low.inclusive else "(", "]" if high.inclusive else ")"
+        return f"in {opening}{_shown(low.value)}, {_shown(high.value)}{closing}"
     if low:
-        return f"{'at least' if low[1] else 'more than'} {_shown(low[0])}"
-    return f"{'at most' if high[1] else 'less than'} {_shown(high[0])}"
+        return f"{'at least' if low.inclusive else 'more than'} {_shown(low.value)}"
+    return f"{'at most' if high.inclusive else 'less than'} {_shown(high.value)}"
+
+
+class Bound(NamedTuple):
+    value: float
+    inclusive: bool
 
 
 def _bound(metadata, inclusive, exclusive):
-    """``(bound, inclusive?)`` or None."""
+    """The ``Bound`` a setting declares on one side, or None."""
     if metadata[inclusive] is not None:
-        return metadata[inclusive], True
+        return Bound(metadata[inclusive], True)
     if metadata[exclusive] is not None:
-        return metadata[exclusive], False
+        return Bound(metadata[exclusive], False)
     return None
 
 
