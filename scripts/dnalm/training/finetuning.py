@@ -51,7 +51,7 @@ class FinetuneSettings:
     batch_size: int = setting(16, "sequences per optimiser step (tutorial: 16)", group="training",
                               min=1)
     learning_rate: float = setting(1e-5, "peak learning rate (tutorial: 1e-5)", group="training",
-                                   above=0)
+                                   min=0)
     weight_decay: float = setting(0.0, "AdamW weight decay (tutorial: 0)", group="training", min=0)
     warmup_ratio: float = setting(0.0, "share of the steps spent warming the learning rate up",
                                   group="training", min=0, below=1)

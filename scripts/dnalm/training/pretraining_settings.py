@@ -48,7 +48,7 @@ class TrainingSettings:
         0, "sequences per forward pass; 0 = batch size x accumulation, up to 256 (CPU) or "
         "512 (GPU): the same update, fewer passes", group=TRAINING, min=0)
     learning_rate: float = setting(None, f"peak learning rate {_by_model('learning_rate')}",
-                                   group=TRAINING, above=0)
+                                   group=TRAINING, min=0)
     weight_decay: float = setting(0.01, "AdamW weight decay", group=TRAINING, min=0)
     lr_scheduler: str = setting("linear", "learning-rate schedule after warmup",
                                 choices=SCHEDULES, group=TRAINING)
