@@ -146,7 +146,7 @@ def time_dnalm(model, tokenizer, records, batch_size, device):
 
 def main():
     args = parse_args()
-    from dnalm.inference.loading import inference_device, inference_dtype
+    from dnalm.inference.model_loading import inference_device, inference_dtype
     from dnalm.tokenization.loading import load_tokenizer, to_transformers
 
     if args.threads:

@@ -181,7 +181,7 @@ def run_one(args, recipe):
     from dnalm.training import presets
     from dnalm.training.data import SequenceDataset
     from dnalm.training.packing import PackedCollator, auto_row_length
-    from dnalm.training.settings import TrainingSettings
+    from dnalm.training.pretraining_settings import TrainingSettings
     from dnalm.training.trainer import micro_batching
     from transformers import (
         DataCollatorForLanguageModeling,

@@ -144,7 +144,7 @@ def random_twin(model_dir, device, dtype, seed):
 
 def main(argv=None):
     args = parse_args(argv)
-    from dnalm.inference.loading import (
+    from dnalm.inference.model_loading import (
         default_batch_size,
         inference_device,
         inference_dtype,

@@ -1,19 +1,38 @@
-"""Small helpers shared by several test files."""
+"""Paths and small helpers shared by the test files (fixtures would live in a conftest.py).
 
+The paths are plain names, not fixtures, since module-level constants and
+``parametrize`` lists use them; and they are not in a conftest.py, which
+tests/browser/conftest.py would shadow (both import as ``conftest``).
+"""
+
+import gzip
 from pathlib import Path
 
 from dnalm.cli import main
 
+REPO = Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "test-data"  # shared with the Galaxy tool tests
+MICRO_ZIP = TEST_DATA / "micro_model.zip"  # a tiny random causal LM: 16 dims, context 128
+MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"  # a real checkpoint: 64 dims, context 256
+
 
 def read_fasta(path, limit=None):
-    """``[(id, sequence), ...]`` of a FASTA file with one sequence line per record."""
-    records, name = [], None
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(">"):
-            name = line[1:]
-        elif line:
-            records.append((name, line))
-    return records[:limit]
+    """``[(id, sequence), ...]`` of a small FASTA file (plain or .gz, wrapped or not), read by hand."""
+    records = []
+    with (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)) as stream:
+        for line in stream:
+            line = line.strip()
+            if line.startswith(">"):
+                records.append([line[1:].split()[0], ""])
+            elif line:
+                records[-1][1] += line
+    return [tuple(record) for record in records][:limit]
+
+
+def fasta_ids_and_sequences(path):
+    """``read_fasta``'s records as two lists: ``(ids, sequences)``."""
+    records = read_fasta(path)
+    return [record_id for record_id, _ in records], [sequence for _, sequence in records]
 
 
 def expect_error(capsys, argv, message, outputs):

@@ -1,19 +1,18 @@
 """The container set-up agrees with the tools: CI's Galaxy job configuration sends every dnalm
 tool to the CPU image of this version, and containers/README.md shows that file as it is."""
 
-import pathlib
 import re
 import tomllib
 
 import yaml
+from helpers import REPO
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-JOB_CONF = ROOT / "containers" / "galaxy" / "job_conf.yml"
+JOB_CONF = REPO / "containers" / "galaxy" / "job_conf.yml"
 
 
 def tool_ids():
     ids = set()
-    for xml in (ROOT / "tools").glob("*.xml"):
+    for xml in (REPO / "tools").glob("*.xml"):
         found = re.search(r'<tool\s+id="([^"]+)"', xml.read_text())
         if found:
             ids.add(found.group(1))
@@ -22,7 +21,7 @@ def tool_ids():
 
 def test_ci_job_conf_runs_every_tool_in_the_cpu_image_of_this_version():
     conf = yaml.safe_load(JOB_CONF.read_text())
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     routed = {entry["id"]: entry["environment"] for entry in conf["tools"]}
     assert set(routed) == tool_ids()
     environments = {routed[tool] for tool in routed}
@@ -33,5 +32,5 @@ def test_ci_job_conf_runs_every_tool_in_the_cpu_image_of_this_version():
 
 
 def test_readme_shows_the_job_conf_ci_uses():
-    readme = (ROOT / "containers" / "README.md").read_text()
+    readme = (REPO / "containers" / "README.md").read_text()
     assert JOB_CONF.read_text().strip() in readme

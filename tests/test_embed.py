@@ -1,7 +1,6 @@
 """dnalm embed: exact hidden-state pooling, every pooling and padding side, outputs, bad input."""
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,14 +8,12 @@ import torch
 from dnalm.cli import main
 from dnalm.inference.batches import Piece, special_token_ids
 from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
-from dnalm.inference.loading import load_base_model
+from dnalm.inference.model_loading import load_base_model
 from dnalm.io.model_archive import open_model
 from dnalm.io.token_table import TokenTableWriter
+from helpers import MICRO_ZIP, MISTRAL_DNA, REPO, fasta_ids_and_sequences
 
-REPO = Path(__file__).resolve().parents[1]
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"  # 64 dims, context 256
 WINDOWS_300 = REPO / "tests" / "data" / "hg38_windows_300.fa"  # 150 exon + 150 intron windows
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"  # 16 dims, context 128
 SMALL_FA = REPO / "test-data" / "hg38_windows_small.fa"
 
 
@@ -24,18 +21,6 @@ def read_tsv(path):
     with open(path) as stream:
         rows = list(csv.reader(stream, delimiter="\t"))
     return rows[0], [row[0] for row in rows[1:]], np.array([row[1:] for row in rows[1:]], dtype=np.float32)
-
-
-def fasta_ids_and_sequences(path):
-    """(ids, sequences) of a small FASTA file with wrapped lines."""
-    ids, sequences = [], []
-    for line in Path(path).read_text().split():
-        if line.startswith(">"):
-            ids.append(line[1:])
-            sequences.append("")
-        else:
-            sequences[-1] += line
-    return ids, sequences
 
 
 @pytest.fixture(scope="module")

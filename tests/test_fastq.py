@@ -1,19 +1,17 @@
 """FASTQ input (Galaxy's fastqsanger, plain or gzip): the same records as the FASTA they came from."""
 
 import gzip
-from pathlib import Path
 
 import pytest
 from dnalm.cli import main
 from dnalm.errors import DnalmError
 from dnalm.io.sequences import SequenceRecord, detect_format, read_sequences
 from dnalm.io.token_table import read_token_table
+from helpers import MICRO_ZIP, TEST_DATA
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 FASTQ = TEST_DATA / "hg38_windows_small.fastq"
 FASTQ_GZ = TEST_DATA / "hg38_windows_small.fastq.gz"
 FASTA = TEST_DATA / "hg38_windows_small.fa"
-MICRO_ZIP = TEST_DATA / "micro_model.zip"
 
 
 def first_fasta_records(count=10):

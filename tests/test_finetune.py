@@ -8,17 +8,14 @@ import json
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from dnalm.cli import main
+from helpers import MICRO_ZIP, MISTRAL_DNA, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
 TRAIN = REPO / "test-data" / "tata_train_small.csv"
 DEV = REPO / "test-data" / "tata_dev_small.csv"
 TEST = REPO / "test-data" / "tata_test_small.csv"
@@ -166,7 +163,7 @@ def test_bf16_only_where_it_pays(monkeypatch):
 
 
 def test_report_tables_come_from_the_run_result():
-    from dnalm.commands.finetune import report_sections
+    from dnalm.training.classifier_finetuning import report_sections
     from dnalm.training.finetuning import FinetuneRun, FinetuneSettings
 
     run = FinetuneRun(model=None, log_history=[], epochs_run=2.0, optimiser_steps=8,

@@ -10,14 +10,11 @@ import resource
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs, out_of_space_reason
-
-TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
-MICRO_ZIP = TEST_DATA / "micro_model.zip"
+from helpers import MICRO_ZIP, TEST_DATA
 
 
 def run_dnalm_with_file_limit(arguments, cwd, max_bytes):
@@ -49,7 +46,7 @@ def assert_one_line_and_nothing_left(result, command, outputs, log_lines_before=
     assert leftovers == []  # neither the outputs nor their .partial temporaries
 
 
-def test_tokenize(tmp_path):
+def test_tokenize_on_a_full_disk_names_its_three_outputs_and_keeps_none(tmp_path):
     out = tmp_path / "out"
     result = run_dnalm_with_file_limit(
         ["tokenize", TEST_DATA / "hg38_windows_small.fa", "-o", out / "t.parquet",
@@ -69,7 +66,7 @@ def model_folder(tmp_path):
 
 
 @pytest.mark.parametrize("output_format", ["tsv", "h5ad", "npy"])
-def test_embed(tmp_path, model_folder, output_format):
+def test_embed_on_a_full_disk_keeps_no_output_in_any_format(tmp_path, model_folder, output_format):
     out = tmp_path / "out"
     # the 20 x 16 float32 spill file (1,280 bytes) fits, the output does not
     result = run_dnalm_with_file_limit(
@@ -78,7 +75,7 @@ def test_embed(tmp_path, model_folder, output_format):
     assert_one_line_and_nothing_left(result, "embed", out)
 
 
-def test_score(tmp_path, model_folder):
+def test_score_on_a_full_disk_names_the_scores_file(tmp_path, model_folder):
     out = tmp_path / "out"
     result = run_dnalm_with_file_limit(
         ["score", model_folder, TEST_DATA / "hg38_windows_small.fa", "-o", out / "scores.tsv"],
@@ -87,7 +84,7 @@ def test_score(tmp_path, model_folder):
     assert f"no space left writing {out / 'scores.tsv'}: File too large" in result.stderr
 
 
-def test_pretrain(tmp_path):
+def test_pretrain_on_a_full_disk_ends_its_log_with_one_error_line(tmp_path):
     out = tmp_path / "out"
     result = run_dnalm_with_file_limit(
         ["pretrain", TEST_DATA / "pretrain_tokens.parquet", "-o", out / "model.zip",

@@ -1,30 +1,15 @@
 """dnalm generate: same seed same DNA, exact lengths, ACGT only, prompts, bad input."""
 
 import re
-from pathlib import Path
 
 from dnalm.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
-
-
-def read_fasta(path):
-    records, name = {}, None
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(">"):
-            name = line[1:]
-            records[name] = ""
-        else:
-            records[name] += line
-    return records
+from helpers import MICRO_ZIP, MISTRAL_DNA, read_fasta
 
 
 def generate(tmp_path, name, *options):
     out = tmp_path / name
     assert main(["generate", str(MICRO_ZIP), "-o", str(out), *options]) == 0
-    return read_fasta(out)
+    return dict(read_fasta(out))
 
 
 def test_same_seed_same_sequences_other_seed_other_sequences(tmp_path):

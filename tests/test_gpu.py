@@ -11,12 +11,11 @@ import csv
 import math
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import read_fasta
+from helpers import MICRO_ZIP, MISTRAL_DNA, REPO, read_fasta
 
 DEVICE = torch.device(os.environ.get("DNALM_TEST_DEVICE", "cuda"))
 pytestmark = [
@@ -25,14 +24,9 @@ pytestmark = [
                        reason="no CUDA device (DNALM_TEST_DEVICE=cpu runs these on the CPU)"),
 ]
 
-REPO = Path(__file__).resolve().parents[1]
 WINDOWS = REPO / "tests" / "data" / "pretrain_windows.fa"  # 400 real hg38 windows
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"  # a real Mistral-DNA checkpoint
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"  # a tiny random causal LM
 # The tutorial's model on a GPU; its tiny sibling where the CPU stands in.
 PRESET = "tutorial" if DEVICE.type == "cuda" else "tiny"
-
-
 
 
 @pytest.fixture(autouse=True)
@@ -243,7 +237,7 @@ def test_grouped_mm_experts_match_eager(tokenizer, mode, implementation, record_
 def embeddings(model_dir, device, dtype, sequences):
     from dnalm.inference.batches import fit_to_context, special_token_ids, tokenize_records
     from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
-    from dnalm.inference.loading import load_base_model
+    from dnalm.inference.model_loading import load_base_model
     from dnalm.io.model_archive import open_model
     from dnalm.io.sequences import SequenceRecord
 
@@ -284,7 +278,7 @@ def test_embeddings_match_the_cpu(windows, record_property):
 
 
 def causal_lm(device, dtype):
-    from dnalm.inference.loading import load_causal_lm
+    from dnalm.inference.model_loading import load_causal_lm
     from dnalm.io.model_archive import open_model
 
     with open_model(MICRO_ZIP) as files:

@@ -1,19 +1,17 @@
 """IUPAC ambiguity letters (R, Y, K, M, S, W, B, D, H, V): refused with a hint in record mode,
 read as N with --iupac-policy to-n and in genome mode, and counted in the summary."""
 
-from pathlib import Path
 
 import pytest
 from dnalm.cli import main
 from dnalm.errors import DnalmError
 from dnalm.io.sequences import LetterCounts, SequenceRecord, read_sequences
 from dnalm.io.token_table import read_token_table
+from helpers import MICRO_ZIP, TEST_DATA
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 GENOME = TEST_DATA / "tiny_genome.fa"
 # tiny_genome.fa with chr1 bases 1000-1001 (0-based) as 'K' and soft-masked 'y', chr2 base 250 as 'R'
 GENOME_IUPAC = TEST_DATA / "tiny_genome_iupac.fa"
-MICRO_ZIP = TEST_DATA / "micro_model.zip"
 
 
 def test_record_mode_refuses_them_and_names_the_option(tmp_path):

@@ -2,16 +2,13 @@
 
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 from dnalm.cli import main
 from dnalm.errors import DnalmError
 from dnalm.io.model_archive import open_model
+from helpers import MICRO_ZIP, MISTRAL_DNA, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
 WINDOWS = REPO / "test-data" / "hg38_windows_small.fa"
 
 
@@ -129,7 +126,7 @@ def test_a_tokenizer_that_is_not_json_is_refused(tmp_path, micro_files):
 
 def test_loading_is_quiet_only_while_it_loads():
     """transformers' warnings and progress bars are off during a load and back afterwards."""
-    from dnalm.inference.loading import load_base_model
+    from dnalm.inference.model_loading import load_base_model
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_info()

@@ -1,7 +1,6 @@
 """The PCA plot's groups: from the ids (exon_001 -> exon), an explicit regex, or a table column."""
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,13 +16,11 @@ from dnalm.io.pca_plot import (
     principal_components,
 )
 from dnalm.io.sequences import read_sequences
+from helpers import MICRO_ZIP, REPO, TEST_DATA
 
-ROOT = Path(__file__).resolve().parents[1]
-TEST_DATA = ROOT / "test-data"
 # the demo workflow's 64 exon + 64 intron windows, ids exon_001 ... intron_064
-DEMO_FASTA = ROOT / "workflows" / "dna-lm-pretraining" / "test-data" / "hg38_exon_intron_windows_128.fa"
+DEMO_FASTA = REPO / "workflows" / "dna-lm-pretraining" / "test-data" / "hg38_exon_intron_windows_128.fa"
 EXON_INTRON = TEST_DATA / "exon_intron_windows.fa"  # its first 10 exon and 10 intron windows
-MICRO_ZIP = TEST_DATA / "micro_model.zip"
 
 
 def ids_of(path):

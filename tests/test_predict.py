@@ -1,7 +1,6 @@
 """dnalm predict: exactly plain transformers' numbers on Mistral-DNA's real tf0 classifier."""
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,12 +9,10 @@ import torch
 from dnalm.cli import main
 from dnalm.errors import DnalmError
 from dnalm.training.classification_data import class_indices, class_names, read_labelled
+from helpers import MICRO_ZIP, MISTRAL_DNA, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
 TF0_TEST = REPO / "tests" / "data" / "gue_tf0" / "test.csv"
 TF0_SLICE = REPO / "test-data" / "tf0_test_small.csv"
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
 
 
 def read_tsv(path):

@@ -21,13 +21,11 @@ from dnalm.cli import main
 from dnalm.io.token_table import TokenTableWriter
 from dnalm.tokenization.loading import load_tokenizer
 from dnalm.training import presets
-from helpers import read_fasta
+from helpers import REPO, read_fasta
 
-WINDOWS = Path(__file__).parent / "data" / "pretrain_windows.fa"  # 200 exon + 200 intron hg38 windows
+WINDOWS = REPO / "tests" / "data" / "pretrain_windows.fa"  # 200 exon + 200 intron hg38 windows
 FAST = ["--preset", "tiny", "--batch-size", "32", "--gradient-accumulation", "1",
         "--learning-rate", "3e-3"]
-
-
 
 
 def write_token_table(path, records, tokenizer_spec="dnabert2", mangle=None):
@@ -250,7 +248,7 @@ def test_options_have_the_tools_defaults_and_the_tutorials():
     from dnalm.cli import build_parser
     from dnalm.commands.setting_options import option_name, settings_from_args
     from dnalm.settings import declared_settings
-    from dnalm.training.settings import TrainingSettings
+    from dnalm.training.pretraining_settings import TrainingSettings
 
     args = build_parser("pretrain").parse_args(["pretrain", "t.parquet", "-o", "m.zip"])
     settings = settings_from_args(TrainingSettings, args)
@@ -264,7 +262,7 @@ def test_options_have_the_tools_defaults_and_the_tutorials():
     assert (explicit.batch_size, explicit.gradient_accumulation) == (16, 1)
 
     field_of = {option_name(f): f.name for f in declared_settings(TrainingSettings)}
-    tool = ET.parse(Path(__file__).parents[1] / "tools" / "dnalm_pretrain.xml")
+    tool = ET.parse(REPO / "tools" / "dnalm_pretrain.xml")
     compared = 0
     for param in tool.iter("param"):
         if param.get("argument") not in field_of:

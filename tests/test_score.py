@@ -2,18 +2,15 @@
 
 import csv
 import math
-from pathlib import Path
 
 import pytest
 import torch
 from dnalm.cli import main
-from dnalm.inference.loading import load_causal_lm
+from dnalm.inference.model_loading import load_causal_lm
 from dnalm.inference.scoring import token_log_likelihoods
 from dnalm.io.model_archive import open_model
+from helpers import MICRO_ZIP, MISTRAL_DNA
 
-REPO = Path(__file__).resolve().parents[1]
-MICRO_ZIP = REPO / "test-data" / "micro_model.zip"
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
 
 REF = "AAGGAAATTTCTCAAGGCACTGGGGTGATTTTGTGTTTCTTTAGCATGAGTTACCGGAAAGCTTCC"
 ALT = REF[:30] + "C" + REF[31:]  # one substitution, T -> C at position 31

@@ -7,8 +7,6 @@ pair by position only.
 """
 
 import csv
-import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,26 +14,9 @@ import torch
 from dnalm.cli import main
 from tokenizers import Tokenizer
 from transformers import AutoModel, AutoModelForCausalLM
-from helpers import expect_error
+from helpers import MICRO_ZIP, MISTRAL_DNA, TEST_DATA, expect_error, read_fasta
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_DATA = REPO / "test-data"
-MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"
-MICRO_ZIP = TEST_DATA / "micro_model.zip"
 EXON_REF, EXON_ALT = TEST_DATA / "zeroshot_exon_ref.fasta.gz", TEST_DATA / "zeroshot_exon_alt.fasta.gz"
-
-
-def read_fasta(path):
-    """(id, sequence) records of a small gzipped FASTA, read by hand."""
-    records = []
-    with gzip.open(path, "rt") as stream:
-        for line in stream:
-            line = line.strip()
-            if line.startswith(">"):
-                records.append([line[1:].split()[0], ""])
-            elif line:
-                records[-1][1] += line.upper()
-    return [tuple(record) for record in records]
 
 
 def read_rows(path):
@@ -152,8 +133,6 @@ def test_auto_pairing_uses_ids_when_both_files_share_them(tmp_path):
     assert main(args + ["--alt", str(reordered), "-o", str(by_id)]) == 0
     assert read_rows(in_order) == read_rows(by_id)
     assert [row["id"] for row in read_rows(by_id)] == ["v0", "v1", "v2"]
-
-
 
 
 def test_pairing_by_id_with_repeated_ids_says_to_pair_by_order(tmp_path, capsys):

@@ -1,13 +1,12 @@
 """dnalm.io.sequences: every input format yields the same real records, bad input fails clearly."""
 
 import gzip
-from pathlib import Path
 
 import pytest
 from dnalm.errors import DnalmError
 from dnalm.io.sequences import SequenceRecord, detect_format, read_sequences
+from helpers import TEST_DATA
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 SMALL_FASTA = TEST_DATA / "hg38_windows_small.fa"
 
 

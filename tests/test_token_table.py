@@ -1,6 +1,4 @@
-"""The token table: the tokenizer stored once, old files still read, token ids read back exactly."""
-
-from pathlib import Path
+"""The token table: the tokenizer stored once, token ids read back exactly."""
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -9,8 +7,6 @@ from dnalm.errors import DnalmError
 from dnalm.io.token_table import TOKENIZER_KEY, TokenTableWriter, read_token_table
 from dnalm.tokenization.loading import load_tokenizer
 from dnalm.training.data import read_token_data, split_train_validation
-
-OLD_TABLE = Path(__file__).parents[1] / "test-data" / "pretrain_tokens.parquet"  # tokenizer stored twice
 
 
 def write_table(path, ids, sequences, tokenizer_json):
@@ -30,13 +26,6 @@ def test_tokenizer_is_stored_once(tmp_path):
     table, read_back = read_token_table(path)
     assert read_back == tokenizer_json
     assert table.column("input_ids").to_pylist() == [[1, 5, 2], [1, 7, 8, 2]]
-
-
-def test_old_tables_with_the_tokenizer_twice_still_read():
-    footer = pq.read_metadata(OLD_TABLE).metadata
-    assert TOKENIZER_KEY in pq.read_schema(OLD_TABLE).metadata and TOKENIZER_KEY in footer
-    table, tokenizer_json = read_token_table(OLD_TABLE)
-    assert tokenizer_json == footer[TOKENIZER_KEY].decode() and table.num_rows == 200
 
 
 def test_token_data_reads_every_id_back_across_row_batches(tmp_path):

@@ -2,16 +2,14 @@
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 from dnalm.cli import main
 from dnalm.io.sequences import read_sequences
 from dnalm.io.token_table import read_token_table
 from dnalm.tokenization.loading import bundled_tokenizer_path, load_tokenizer
+from helpers import REPO, TEST_DATA
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_DATA = REPO / "test-data"
 SHARED_SEQUENCES = sorted((REPO.parent / "shared" / "data" / "sequences").glob("*.fa.gz"))
 
 

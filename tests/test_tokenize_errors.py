@@ -1,12 +1,10 @@
 """Bad input to dnalm tokenize: one line on stderr, exit 1, no output file left behind."""
 
 import gzip
-from pathlib import Path
 
 import pytest
 from dnalm.cli import main
-
-TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
+from helpers import TEST_DATA
 
 
 def write(path, content):

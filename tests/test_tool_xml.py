@@ -7,11 +7,11 @@ form shows; this also reaches those inside conditional branches it does not open
 import re
 import string
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-TOOLS = sorted(p for p in (Path(__file__).parent.parent / "tools").glob("*.xml") if p.name != "macros.xml")
+TOOLS = sorted(p for p in (REPO / "tools").glob("*.xml") if p.name != "macros.xml")
 
 
 def form_params(tool_xml):
@@ -41,8 +41,8 @@ def test_all_tools_are_checked():
 
 # --- Galaxy conventions kept in one place (tools/macros.xml) ---------------------------------
 
-MACROS = ET.parse(Path(__file__).parent.parent / "tools" / "macros.xml").getroot()
-ALL_XML = TOOLS + [Path(__file__).parent.parent / "tools" / "macros.xml"]
+MACROS = ET.parse(REPO / "tools" / "macros.xml").getroot()
+ALL_XML = TOOLS + [REPO / "tools" / "macros.xml"]
 
 
 def macro(name):
@@ -135,7 +135,7 @@ def test_every_tool_has_its_tool_shed_repository():
     # .shed.yml lists the repositories by name (auto_tool_repositories would walk the virtualenvs)
     import yaml
 
-    shed = yaml.safe_load((Path(__file__).parent.parent / ".shed.yml").read_text())
+    shed = yaml.safe_load((REPO / ".shed.yml").read_text())
     for tool_xml in TOOLS:
         includes = [i["source"] for i in shed["repositories"][tool_xml.stem]["include"]]
         assert includes == [f"tools/{tool_xml.name}", "tools/macros.xml", "test-data/"], tool_xml.stem

@@ -1,7 +1,6 @@
 """dnalm train-tokenizer: a DNABERT-2-shaped BPE tokenizer that dnalm tokenize accepts."""
 
 import json
-from pathlib import Path
 
 from dnalm.cli import main
 from dnalm.io.sequences import read_sequences
@@ -11,8 +10,8 @@ from dnalm.tokenization.loading import (
     load_tokenizer,
     to_transformers,
 )
+from helpers import TEST_DATA
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 SMALL_FASTA = TEST_DATA / "hg38_windows_small.fa"
 
 

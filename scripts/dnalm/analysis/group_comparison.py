@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnalm.errors import DnalmError
+from dnalm.io.plotting import pyplot
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 SUMMARY_COLUMNS = ("group", "statistic", "value")
@@ -126,11 +127,7 @@ def write_summary(comparison, path):
 
 def write_box_plot(first_values, second_values, comparison, column, path):
     """Box plot of both groups with every value drawn as a point, and both p-values."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = [comparison.first.label, comparison.second.label]
     figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
     axes.boxplot([first_values, second_values], showfliers=False)

@@ -3,11 +3,9 @@
 Example: dnalm embed model.zip windows.fa -o embeddings.tsv --pooling mean
 """
 
-from dnalm.commands.model_options import (
-    add_context_options,
-    add_model_argument,
-    add_sequence_options,
-)
+from dnalm.commands.model_options import add_context_options, add_model_argument
+from dnalm.commands.sequence_options import add_sequence_options
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
 from dnalm.inference.batches import (
     extra_columns,
@@ -16,8 +14,8 @@ from dnalm.inference.batches import (
     special_token_ids,
     tokenized_records,
 )
-from dnalm.inference.embedding import POOLINGS, EmbeddingSettings, embed_pieces
-from dnalm.inference.loading import default_batch_size, load_base_model
+from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
+from dnalm.inference.model_loading import default_batch_size, load_base_model
 from dnalm.io.embedding_files import FORMATS, EmbeddingSpill, write_embeddings
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
@@ -35,17 +33,7 @@ def add_arguments(parser):
         "--output-format", choices=FORMATS, default="tsv",
         help="tsv: id + one column per dimension (default); h5ad: AnnData; npy: NumPy matrix",
     )
-    parser.add_argument("--pooling", choices=POOLINGS, default="mean",
-                        help="how token vectors become one vector (default: mean)")
-    parser.add_argument(
-        "--layer", type=int, default=-1,
-        help="hidden layer to read: -1 the last (default), 0 the token embeddings, i the output "
-        "of block i",
-    )
-    parser.add_argument(
-        "--no-special-tokens", dest="special_tokens", action="store_false",
-        help="leave [CLS]/[SEP] out of the pooling (the model still sees them)",
-    )
+    add_setting_options(parser, EmbeddingSettings)
     parser.add_argument("--pca-plot", metavar="PNG", default=None,
                         help="also draw the first two principal components")
     parser.add_argument("--label-column", default=None,
@@ -82,10 +70,8 @@ def run(args):
         pieces = fit_to_context(
             records, model_files.max_positions, args.long_sequences, special_ids, "embed"
         )
-        settings = EmbeddingSettings(
-            pooling=args.pooling, layer=args.layer, special_tokens=args.special_tokens,
-            batch_size=args.batch_size or default_batch_size(model.device),
-        )
+        settings = settings_from_args(
+            EmbeddingSettings, args, batch_size=args.batch_size or default_batch_size(model.device))
         pad_id = pad_id_of(tokenizer, model_files.config)
         with atomic_outputs(args.output, args.pca_plot) as (output, plot), EmbeddingSpill() as spill:
             for ids, matrix in embed_pieces(model, pieces, settings, pad_id, special_ids):

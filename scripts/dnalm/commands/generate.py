@@ -3,10 +3,12 @@
 Example: dnalm generate model.zip --num-sequences 10 --length 200 --seed 1 -o generated.fa
 """
 
-from dnalm.commands.model_options import add_model_argument, add_sequence_options
+from dnalm.commands.model_options import add_model_argument
+from dnalm.commands.sequence_options import add_sequence_options
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.inference.batches import pad_id_of
 from dnalm.inference.generation import GenerationSettings, generate_dna
-from dnalm.inference.loading import load_causal_lm
+from dnalm.inference.model_loading import load_causal_lm
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
 from dnalm.io.sequences import read_sequences
@@ -19,28 +21,14 @@ def add_arguments(parser):
         "--prompts", default=None,
         help="sequences to continue (FASTA, CSV, TSV or text); default: start from [CLS]",
     )
-    parser.add_argument("--num-sequences", type=int, default=1,
-                        help="sequences to generate per prompt (default: 1)")
-    parser.add_argument("--length", type=int, default=200,
-                        help="bases to generate per sequence (default: 200)")
-    parser.add_argument("--temperature", type=float, default=1.0,
-                        help="sampling temperature; 0 picks the most likely token (default: 1.0)")
-    parser.add_argument("--top-k", type=int, default=0,
-                        help="sample among the k most likely tokens only; 0: all (default)")
-    parser.add_argument("--top-p", type=float, default=1.0,
-                        help="sample among the most likely tokens summing to p (default: 1.0)")
-    parser.add_argument("--seed", type=int, default=1,
-                        help="random seed: the same seed gives the same sequences (default: 1)")
+    add_setting_options(parser, GenerationSettings)
     parser.add_argument("--include-prompt", action="store_true",
                         help="write the prompt followed by its continuation")
     add_sequence_options(parser)
 
 
 def run(args):
-    settings = GenerationSettings(
-        num_sequences=args.num_sequences, length_bp=args.length, temperature=args.temperature,
-        top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-    )
+    settings = settings_from_args(GenerationSettings, args)
     with open_model(args.model) as model_files:
         tokenizer = model_files.tokenizer()
         model = load_causal_lm(model_files)

@@ -1,10 +1,11 @@
-"""Command-line options shared by the tools that run a model (embed, score, generate)."""
+"""Command-line options shared by the tools that run a model (embed, score, generate).
+
+The options that read their sequences are ``sequence_options``'s, as tokenize's are.
+"""
 
 import argparse
 
-from dnalm.commands.tokenize import add_iupac_argument
 from dnalm.inference.batches import LONG_SEQUENCE_POLICIES
-from dnalm.io.sequences import FORMATS
 
 
 def add_model_argument(parser):
@@ -13,22 +14,6 @@ def add_model_argument(parser):
         help="model zip (as made by 'dnalm pretrain') or Hugging Face model directory "
         "with safetensors weights and tokenizer.json",
     )
-
-
-def add_sequence_options(parser):
-    parser.add_argument(
-        "--input-format", choices=FORMATS, default=None,
-        help="format of sequence inputs (default: detected; a tokenized Parquet is always detected)",
-    )
-    parser.add_argument(
-        "--column", default=None,
-        help="sequence column of a CSV/TSV input (default: text, sequence or seq)",
-    )
-    parser.add_argument(
-        "--id-column", default=None,
-        help="id column of a CSV/TSV input (default: row numbers)",
-    )
-    add_iupac_argument(parser)
 
 
 def add_context_options(parser):

@@ -11,8 +11,18 @@ import csv
 
 from dnalm.commands.model_options import add_model_argument, positive_int
 from dnalm.errors import DnalmError
+from dnalm.inference import classification_metrics as metrics
+from dnalm.inference.classification import load_classifier, predict_probabilities
+from dnalm.inference.classification_plots import plot_confusion_matrix, plot_roc
+from dnalm.inference.model_loading import inference_device
+from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
-from dnalm.training.classification_data import DEFAULT_LABEL_COLUMN
+from dnalm.training.classification_data import (
+    DEFAULT_LABEL_COLUMN,
+    class_indices,
+    read_labelled,
+    token_ids,
+)
 
 
 def add_arguments(parser):
@@ -37,11 +47,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    from dnalm.inference.classification import load_classifier, predict_probabilities
-    from dnalm.inference.loading import inference_device
-    from dnalm.io.model_archive import open_model
-    from dnalm.training.classification_data import class_indices, read_labelled
-
     wants_labels = args.metrics or args.confusion_matrix or args.roc
     data = read_labelled(args.input, sequence_column=args.column,
                          label_column=args.label_column, id_column=args.id_column,
@@ -55,24 +60,16 @@ def run(args):
         true = class_indices(data.labels, id2label, args.input, model_files.source) \
             if data.has_labels else None
         tokenizer = model_files.tokenizer()
-        token_ids = [encoding.ids for encoding in tokenizer.encode_batch(data.sequences)]
-        limit = model_files.max_positions
-        for record_id, ids in zip(data.ids, token_ids):
-            if limit and len(ids) > limit:
-                raise DnalmError(f"{args.input} record '{record_id}' has {len(ids)} tokens, more "
-                                 f"than the model's context of {limit}")
+        ids_per_sequence = token_ids(data, tokenizer, model_files.max_positions)
         device = inference_device()
         batch_size = args.batch_size or (1024 if device.type == "cuda" else 256)
-        probabilities = predict_probabilities(model, token_ids, model.config.pad_token_id,
+        probabilities = predict_probabilities(model, ids_per_sequence, model.config.pad_token_id,
                                               batch_size=batch_size)
     class_names = [id2label[i] for i in range(len(id2label))]
     write_outputs(args, data, class_names, probabilities, true)
 
 
 def write_outputs(args, data, class_names, probabilities, true):
-    from dnalm.inference import classification_metrics as metrics
-    from dnalm.inference.classification_plots import plot_confusion_matrix, plot_roc
-
     predicted = probabilities.argmax(axis=1)
     targets = (args.output, args.metrics, args.confusion_matrix, args.roc)
     with atomic_outputs(*targets) as (table_path, metrics_path, confusion_path, roc_path):

@@ -15,7 +15,7 @@ from dnalm.commands.setting_options import add_setting_options, settings_from_ar
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs
 from dnalm.training.presets import PRESETS
-from dnalm.training.settings import OUTPUTS, TrainingSettings
+from dnalm.training.pretraining_settings import OUTPUTS, TrainingSettings
 
 
 def add_arguments(parser):

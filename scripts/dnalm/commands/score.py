@@ -10,11 +10,8 @@ Examples:
   dnalm score model.zip variants.tsv --ref-column ref --alt-column alt -o effects.tsv
 """
 
-from dnalm.commands.model_options import (
-    add_context_options,
-    add_model_argument,
-    add_sequence_options,
-)
+from dnalm.commands.model_options import add_context_options, add_model_argument
+from dnalm.commands.sequence_options import add_sequence_options
 from dnalm.errors import DnalmError
 from dnalm.inference.batches import (
     fit_to_context,
@@ -24,7 +21,7 @@ from dnalm.inference.batches import (
     tokenized_records,
 )
 from dnalm.inference.embedding import EmbeddingSettings
-from dnalm.inference.loading import default_batch_size, load_base_model, load_causal_lm
+from dnalm.inference.model_loading import default_batch_size, load_base_model, load_causal_lm
 from dnalm.inference.scoring import score_pieces
 from dnalm.inference.variant_distances import (
     DISTANCES,

@@ -1,10 +1,6 @@
 """Command-line options made from settings dataclasses (``dnalm.settings.setting``)."""
 
-from dnalm.settings import declared_settings, default_of, settings_summary  # noqa: F401 (re-export)
-
-
-def option_name(settings_field):
-    return "--" + (settings_field.metadata["flag"] or settings_field.name).replace("_", "-")
+from dnalm.settings import declared_settings, default_of, option_name
 
 
 def add_setting_options(parser, settings_class, default_group=None):
@@ -23,8 +19,9 @@ def add_setting_options(parser, settings_class, default_group=None):
         default = default_of(settings_field)
         help_text = settings_field.metadata["help"]
         keywords = dict(dest=settings_field.name, default=default)
-        if settings_field.type in (bool, "bool"):
-            target.add_argument(option_name(settings_field), action="store_true",
+        if settings_field.type in (bool, "bool"):  # the flag turns the default around
+            target.add_argument(option_name(settings_field),
+                                action="store_false" if default else "store_true",
                                 help=help_text, **keywords)
             continue
         kind = {"int": int, "float": float, "str": str}.get(settings_field.type, settings_field.type)

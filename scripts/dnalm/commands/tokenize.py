@@ -7,9 +7,10 @@ single nucleotides or your own tokenizer.json, and writes one row per sequence.
 
 from pathlib import Path
 
+from dnalm.commands.sequence_options import add_sequence_options
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs
-from dnalm.io.sequences import FORMATS, IUPAC_POLICIES, LetterCounts, read_sequences
+from dnalm.io.sequences import LetterCounts, read_sequences
 from dnalm.io.windows import (
     N_POLICIES,
     WindowCounts,
@@ -33,17 +34,7 @@ def add_input_arguments(parser):
     parser.add_argument(
         "input", metavar="INPUT", help="FASTA or FASTQ (plain or .gz), CSV/TSV or text file"
     )
-    parser.add_argument(
-        "--input-format", choices=FORMATS,
-        help="input format (default: detected from the content)",
-    )
-    parser.add_argument(
-        "--column", help="CSV/TSV column holding the sequences (default: text, sequence or seq)"
-    )
-    parser.add_argument(
-        "--id-column", help="CSV/TSV column holding the ids (default: the row number)"
-    )
-    add_iupac_argument(parser, genome_default=True)
+    add_sequence_options(parser, genome_mode=True)
     genome = parser.add_argument_group("genome mode (off unless --genome or --window is given)")
     genome.add_argument(
         "--genome", action="store_true",
@@ -62,16 +53,6 @@ def add_input_arguments(parser):
     parser.add_argument(
         "--reverse-complement", action="store_true",
         help="augment: follow every sequence by its reverse complement (id suffixed '(-)')",
-    )
-
-
-def add_iupac_argument(parser, genome_default=False):
-    """--iupac-policy, shared with the tools that run a model (which have no genome mode)."""
-    in_genome_mode = "; genome mode reads them as N unless 'error' is given" if genome_default else ""
-    parser.add_argument(
-        "--iupac-policy", choices=IUPAC_POLICIES, default=None if genome_default else "error",
-        help="IUPAC ambiguity letters (R, Y, K, M, S, W, B, D, H, V): stop with an error naming "
-        f"the record (error, the default) or read them as N (to-n){in_genome_mode}",
     )
 
 

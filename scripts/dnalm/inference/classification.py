@@ -11,22 +11,20 @@ import torch
 
 from dnalm.errors import DnalmError
 from dnalm.inference.classification_metrics import softmax
+from dnalm.inference.model_loading import load_model
 
 
 def load_classifier(model_files, device=None):
     """``AutoModelForSequenceClassification`` of a checkpoint that has a trained head."""
     from transformers import AutoModelForSequenceClassification
 
-    from dnalm.inference.loading import _load
-    from dnalm.training.classifier_model import has_classification_head
-
-    if not has_classification_head(model_files):
+    if not model_files.has_classification_head:
         raise DnalmError(
             f"model {model_files.source} is a {model_files.architecture} checkpoint without a "
             "classification head (no score.weight): fine-tune it into a classifier with "
             "'dnalm finetune' first ('dnalm score' and 'dnalm embed' can use it as it is)"
         )
-    return _load(AutoModelForSequenceClassification, model_files, device)
+    return load_model(AutoModelForSequenceClassification, model_files, device)
 
 
 class ClassificationCollator:

@@ -2,10 +2,11 @@
 
 import numpy as np
 
+from dnalm.io.plotting import pyplot
+
 
 def plot_confusion_matrix(matrix, class_names, path):
-    from dnalm.training.report import plt  # matplotlib set up for files, not a display
-
+    plt = pyplot()
     size = max(4, 0.6 * len(class_names) + 2)
     figure, axes = plt.subplots(figsize=(size, size))
     axes.imshow(matrix, cmap="Blues")
@@ -28,8 +29,7 @@ def plot_roc(true, probabilities, class_names, path):
     """One ROC curve for two classes (class 1); one per class, one-vs-rest, for more."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    from dnalm.training.report import plt
-
+    plt = pyplot()
     true = np.asarray(true)
     shown = [1] if len(class_names) == 2 else range(len(class_names))
     figure, axes = plt.subplots(figsize=(5, 5))

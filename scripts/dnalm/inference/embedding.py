@@ -21,6 +21,7 @@ from dnalm.inference.batches import (
     pad_batch,
     unless_full,
 )
+from dnalm.settings import check_settings, setting
 
 POOLINGS = ("mean", "max", "last", "first")
 
@@ -46,14 +47,23 @@ def pool(hidden, mask, pooling):
 
 @dataclass
 class EmbeddingSettings:
-    pooling: str = "mean"
-    layer: int = -1  # -1: the final hidden state (after the last norm); 0: token embeddings
-    special_tokens: bool = True  # pool [CLS]/[SEP] too, as the tutorial's tokenizer adds them
+    """How to embed: the knobs of ``dnalm embed`` (declared), then those of the code that calls it."""
+
+    pooling: str = setting("mean", "how token vectors become one vector", choices=POOLINGS)
+    # -1: the final hidden state (after the last norm); 0: token embeddings
+    layer: int = setting(-1, "hidden layer to read: -1 the last, 0 the token embeddings, i the "
+                         "output of block i")
+    # pool [CLS]/[SEP] too, as the tutorial's tokenizer adds them
+    special_tokens: bool = setting(True, "leave [CLS]/[SEP] out of the pooling (the model still "
+                                   "sees them)", flag="no_special_tokens")
     batch_size: int = 128
     max_batch_tokens: int = None  # default: 256 tokens per sequence of the batch
     block_size: int = 4096
     padding_side: str = "right"
     source: str = "hidden"  # "logits": the LM head's scores (a causal LM is needed)
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 def check_layer(model, layer):
@@ -68,8 +78,6 @@ def check_layer(model, layer):
 def embed_pieces(model, pieces, settings, pad_id, special_ids):
     """Yield ``(ids, matrix)`` per block of records, in input order; matrix is float32 numpy."""
     check_layer(model, settings.layer)
-    if settings.pooling not in POOLINGS:
-        raise DnalmError(f"unknown pooling '{settings.pooling}' (use one of {', '.join(POOLINGS)})")
     device = next(model.parameters()).device
     special = torch.tensor(sorted(special_ids), dtype=torch.long, device=device)
     for block in blocks(pieces, settings.block_size):

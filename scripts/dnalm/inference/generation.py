@@ -12,18 +12,26 @@ from dataclasses import dataclass
 import torch
 
 from dnalm.errors import DnalmError
+from dnalm.settings import check_settings, setting
 
 DNA_LETTERS = frozenset("ACGT")
 
 
 @dataclass
 class GenerationSettings:
-    num_sequences: int = 1  # per prompt
-    length_bp: int = 200
-    temperature: float = 1.0  # 0: always the most likely token (greedy)
-    top_k: int = 0  # 0: no top-k filter
-    top_p: float = 1.0  # 1.0: no nucleus filter
-    seed: int = 1
+    """How to sample: every knob of ``dnalm generate``."""
+
+    num_sequences: int = setting(5, "sequences to generate per prompt", min=1, max=10000)
+    length_bp: int = setting(200, "bases to generate per sequence", flag="length", min=1)
+    temperature: float = setting(1.0, "sampling temperature; 0 picks the most likely token "
+                                 "(greedy)", min=0)
+    top_k: int = setting(0, "sample among the k most likely tokens only; 0: all", min=0)
+    top_p: float = setting(1.0, "sample among the most likely tokens summing to p; 1: all",
+                           above=0, max=1)
+    seed: int = setting(1, "random seed: the same seed gives the same sequences")
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 def base_lengths(tokenizer):
@@ -40,7 +48,6 @@ def generate_dna(model, tokenizer, prompts, settings, bos_id, pad_id, max_positi
 
     ``prompts`` is a list of ``SequenceRecord``s, or empty to start from ``[CLS]`` alone.
     """
-    _check(settings)
     from transformers import GenerationConfig, StoppingCriteriaList
 
     lengths = base_lengths(tokenizer)
@@ -103,19 +110,3 @@ class EnoughBases:
     def __call__(self, input_ids, scores, **kwargs):
         made = self.lengths[input_ids[:, self.prompt_length:]].sum(dim=1)
         return made >= self.length_bp
-
-
-def _check(settings):
-    problems = []
-    if settings.num_sequences < 1:
-        problems.append("--num-sequences must be at least 1")
-    if settings.length_bp < 1:
-        problems.append("--length must be at least 1 bp")
-    if settings.temperature < 0:
-        problems.append("--temperature must be 0 (greedy) or more")
-    if settings.top_k < 0:
-        problems.append("--top-k must be 0 (off) or more")
-    if not 0 < settings.top_p <= 1:
-        problems.append("--top-p must be in (0, 1]")
-    if problems:
-        raise DnalmError("; ".join(problems))

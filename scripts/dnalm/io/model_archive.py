@@ -30,6 +30,8 @@ SUPPORTED_MODEL_TYPES = ("mistral", "mixtral", "llama", "qwen2", "qwen2_moe", "q
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+# The classification head of Mistral/Mixtral/Llama/Qwen ...ForSequenceClassification.
+CLASSIFICATION_HEAD = "score"
 # Folders that zip tools add next to the real content.
 IGNORED_TOP_LEVEL = ("__MACOSX",)
 
@@ -71,6 +73,12 @@ class ModelFiles:
         """True when next-token logits are trained weights, not a random new layer."""
         tied = self.config.get("tie_word_embeddings", False)
         return tied or any(name.endswith("lm_head.weight") for name in self.weight_names)
+
+    @property
+    def has_classification_head(self):
+        """True when the checkpoint holds a trained classification head (``score.weight``)."""
+        return any(name.split(".")[-2:] == [CLASSIFICATION_HEAD, "weight"]
+                   for name in self.weight_names)
 
     def tokenizer(self):
         """The model's own ``tokenizers.Tokenizer``.

@@ -14,6 +14,7 @@ import numpy as np
 
 from dnalm.errors import DnalmError
 from dnalm.io.embedding_files import CHUNK_ROWS
+from dnalm.io.plotting import pyplot
 
 ID_PREFIX = r"^([^_]+)_"
 MAX_GROUPS = 12
@@ -77,11 +78,7 @@ def legend_groups(groups):
 
 def pca_figure(points, explained, groups=None, legend_title=None, title="Embeddings"):
     """The scatter plot as a matplotlib figure; returns ``(figure, {group: points drawn})``."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display in a Galaxy job
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 5), dpi=100)
     legend = {}
     if groups is None:
@@ -103,8 +100,7 @@ def pca_figure(points, explained, groups=None, legend_title=None, title="Embeddi
 
 def write_pca_plot(matrix, path, groups=None, legend_title=None, title="Embeddings"):
     """Write the plot of ``matrix`` (rows: sequences) as PNG; return ``{group: points}``."""
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     points, explained = principal_components(matrix, 2)
     figure, legend = pca_figure(points, explained, groups, legend_title, title)
     figure.savefig(path, format="png")

@@ -38,9 +38,6 @@ _AMBIGUOUS = re.compile(f"[{AMBIGUITY_LETTERS}]")
 _AMBIGUITY_TO_N = str.maketrans(AMBIGUITY_LETTERS, "N" * len(AMBIGUITY_LETTERS))
 _GZIP_MAGIC = b"\x1f\x8b"
 
-# Table cells can be long (whole chromosomes in one cell); lift csv's 128 kB limit.
-csv.field_size_limit(sys.maxsize)
-
 
 class SequenceRecord(NamedTuple):
     id: str
@@ -74,7 +71,7 @@ def read_sequences(path, input_format=None, column=None, id_column=None,
     try:
         input_format = input_format or detect_format(path, column)
         count = 0
-        with _open_text(path) as stream:
+        with open_text(path) as stream:
             if input_format == "fasta":
                 records = _read_fasta(stream, path)
             elif input_format == "fastq":
@@ -97,7 +94,7 @@ def read_sequences(path, input_format=None, column=None, id_column=None,
 
 def detect_format(path, column=None):
     """Guess ``fasta``, ``fastq``, ``tsv``, ``csv`` or ``txt`` from the first lines."""
-    with _open_text(path) as stream:
+    with open_text(path) as stream:
         first_line = next((line for line in stream if line.strip()), None)
         _, third_line = next(stream, None), next(stream, None)
     if first_line is None:
@@ -145,7 +142,7 @@ def checked_sequence(sequence, record_id, record_number, iupac_policy="error", l
     return sequence
 
 
-def _open_text(path):
+def open_text(path):
     """Open ``path`` as text, transparently decompressing gzip."""
     try:
         with open(path, "rb") as raw:
@@ -155,6 +152,12 @@ def _open_text(path):
     if magic == _GZIP_MAGIC:
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline=None)
     return open(path, encoding="utf-8-sig", newline=None)
+
+
+def table_rows(stream, delimiter):
+    """``csv.reader`` over a table whose cells may be whole chromosomes, beyond csv's 128 kB."""
+    csv.field_size_limit(sys.maxsize)
+    return csv.reader(stream, delimiter=delimiter)
 
 
 def _read_fasta(stream, path):
@@ -221,7 +224,7 @@ def _read_lines(stream, path):
 
 def _read_table(stream, path, input_format, column, id_column):
     delimiter = "\t" if input_format == "tsv" else ","
-    reader = csv.reader(stream, delimiter=delimiter)
+    reader = table_rows(stream, delimiter)
     header = next(reader, None)
     if header is None:
         raise DnalmError(f"{path} is empty: no header line and no sequences")

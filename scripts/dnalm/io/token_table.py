@@ -5,8 +5,6 @@ allowed) and ``input_ids`` (list<int32>, special tokens included); the tokenize
 tool may add more columns (``length_bp`` ...). The tokenizer's JSON text is
 stored once, in the file's key-value metadata under ``dnalm.tokenizer``, so a
 model can never be trained or used with a different vocabulary than its data.
-(Files written before 0.1.0's last changes also carry it a second time inside
-the Arrow schema; they read the same.)
 """
 
 import pyarrow as pa

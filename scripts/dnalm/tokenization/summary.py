@@ -6,6 +6,8 @@ becomes (min/median/max), how many bases one token covers on average, and
 whether the vocabulary missed anything (``[UNK]``).
 """
 
+from dnalm.io.plotting import pyplot
+
 
 def summary_rows(tokenizer_name, vocab_size, counts, windows=None, reverse_complement=False,
                  letters=None):
@@ -64,11 +66,7 @@ def summary_text(rows):
 
 def write_histogram(counts, path, title="Tokens per sequence"):
     """Bar chart of how many sequences have each number of tokens (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display in a Galaxy job
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     lengths = sorted(counts.tokens_per_sequence)
     frequencies = [counts.tokens_per_sequence[length] for length in lengths]
     figure, axes = plt.subplots(figsize=(7, 4), dpi=100)

@@ -13,12 +13,19 @@ integer (``2`` before ``10``), otherwise in alphabetical order; their order is
 what the model's ``id2label`` stores.
 """
 
-import csv
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from dnalm.errors import DnalmError
-from dnalm.io.sequences import DEFAULT_COLUMNS, checked_sequence, detect_format
+from dnalm.io.sequences import (
+    DEFAULT_COLUMNS,
+    checked_sequence,
+    detect_format,
+    open_text,
+    table_rows,
+)
 
 DEFAULT_LABEL_COLUMN = "label"
 FASTA_LABEL = re.compile(r"(?:^|\s)label=(\S+)")
@@ -49,15 +56,13 @@ def read_labelled(path, sequence_column=None, label_column=DEFAULT_LABEL_COLUMN,
     With ``require_labels`` a missing label column or an empty label is an
     error naming the row; without it, unlabelled input gives ``labels`` of ``None``.
     """
-    from dnalm.io.sequences import _open_text  # one reader of plain or gzip text for the suite
-
     input_format = input_format or detect_format(path, sequence_column)
     if input_format not in ("csv", "tsv", "fasta"):
         raise DnalmError(
             f"{path} is neither CSV, TSV nor FASTA: give a table with a header line "
             f"(columns such as sequence,label) or a FASTA with 'label=VALUE' in the headers"
         )
-    with _open_text(path) as stream:
+    with open_text(path) as stream:
         if input_format == "fasta":
             ids, sequences, labels = _read_fasta(stream, path, require_labels)
         else:
@@ -70,7 +75,7 @@ def read_labelled(path, sequence_column=None, label_column=DEFAULT_LABEL_COLUMN,
 
 
 def _read_table(stream, path, delimiter, sequence_column, label_column, id_column, require_labels):
-    reader = csv.reader(stream, delimiter=delimiter)
+    reader = table_rows(stream, delimiter)
     header = [name.strip() for name in next(reader, [])]
     sequence_index = _column(header, [sequence_column] if sequence_column else DEFAULT_COLUMNS,
                              path, "sequence")
@@ -167,3 +172,51 @@ def class_indices(labels, id2label, source, model_source="the model"):
             )
         indices.append(by_name[label])
     return indices
+
+
+def read_datasets(train, validation=None, test=None, sequence_column=None,
+                  label_column=DEFAULT_LABEL_COLUMN, validation_fraction=0.1, seed=42):
+    """``{"train", "validation"[, "test"]: LabelledSequences}`` of the given tables.
+
+    Without a validation table, ``validation_fraction`` of the training rows is
+    held out (seeded); the test set is only there when a table is given.
+    """
+    def read(path):
+        return read_labelled(path, sequence_column=sequence_column, label_column=label_column)
+
+    train_set = read(train)
+    validation_set = read(validation) if validation else None
+    test_set = read(test) if test else None
+    if validation_set is None:
+        train_set, validation_set = split_validation(train_set, validation_fraction, seed)
+    datasets = {"train": train_set, "validation": validation_set}
+    if test_set is not None:
+        datasets["test"] = test_set
+    return datasets
+
+
+def split_validation(data, fraction, seed):
+    """``(train, validation)``: a seeded random ``fraction`` of the rows held out, order kept."""
+    order = np.random.default_rng(seed).permutation(len(data))
+    held_out = max(1, int(round(len(data) * fraction)))
+    if held_out >= len(data):
+        raise DnalmError(f"{data.source} has too few rows ({len(data)}) to hold some out for validation")
+
+    def subset(positions):
+        positions = sorted(positions)
+        return LabelledSequences(data.source, [data.ids[i] for i in positions],
+                                 [data.sequences[i] for i in positions],
+                                 [data.labels[i] for i in positions])
+
+    return subset(order[held_out:]), subset(order[:held_out])
+
+
+def token_ids(data, tokenizer, max_positions):
+    """Token ids with the tokenizer's special tokens; a sequence beyond the context is an error."""
+    ids_per_sequence = [encoding.ids for encoding in tokenizer.encode_batch(data.sequences)]
+    if max_positions:
+        for record_id, ids in zip(data.ids, ids_per_sequence):
+            if len(ids) > max_positions:
+                raise DnalmError(f"{data.source} record '{record_id}' has {len(ids)} tokens, more "
+                                 f"than the model's context of {max_positions}")
+    return ids_per_sequence

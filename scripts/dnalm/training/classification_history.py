@@ -3,6 +3,7 @@
 import csv
 
 from dnalm.inference.classification_metrics import METRIC_NAMES
+from dnalm.io.plotting import pyplot
 
 COLUMNS = ("epoch", "step", "train_loss", "val_loss", *METRIC_NAMES, "learning_rate",
            "tokens_per_second")
@@ -39,8 +40,7 @@ def write_epoch_table(rows, path):
 
 def plot_curves(rows, path, best_metric="loss"):
     """Training and validation loss, and the validation metrics, per epoch."""
-    from dnalm.training.report import plt  # matplotlib set up for files, not a display
-
+    plt = pyplot()
     epochs = [row["epoch"] for row in rows]
     figure, (loss_axes, metric_axes) = plt.subplots(1, 2, figsize=(10, 4))
     loss_axes.plot(epochs, [row["train_loss"] for row in rows], "o-", label="training")

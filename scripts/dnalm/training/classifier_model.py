@@ -21,13 +21,9 @@ import torch
 
 from dnalm.errors import DnalmError
 from dnalm.io.checkpoint_loading import loading_checkpoint
+from dnalm.io.model_archive import CLASSIFICATION_HEAD
 
 METHODS = ("lora", "full", "head")
-HEAD_NAME = "score"  # the head of Mistral/Mixtral/Llama/Qwen ...ForSequenceClassification
-
-
-def has_classification_head(model_files):
-    return any(name.split(".")[-2:] == [HEAD_NAME, "weight"] for name in model_files.weight_names)
 
 
 def same_classes(config, class_names):
@@ -45,7 +41,7 @@ def load_for_finetuning(model_files, class_names, attention="sdpa", experts="gro
     """``AutoModelForSequenceClassification`` in float32 with ``class_names`` as its classes."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    keep_head = (not new_head_wanted and has_classification_head(model_files)
+    keep_head = (not new_head_wanted and model_files.has_classification_head
                  and same_classes(model_files.config, class_names))
     directory = str(model_files.directory)
     config = AutoConfig.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
@@ -63,7 +59,8 @@ def load_for_finetuning(model_files, class_names, attention="sdpa", experts="gro
         kwargs["experts_implementation"] = experts
     with loading_checkpoint(model_files.source):
         model, info = AutoModelForSequenceClassification.from_pretrained(directory, **kwargs)
-    backbone_missing = [key for key in info.get("missing_keys") or () if HEAD_NAME not in key.split(".")]
+    backbone_missing = [key for key in info.get("missing_keys") or ()
+                        if CLASSIFICATION_HEAD not in key.split(".")]
     if backbone_missing:
         raise DnalmError(
             f"model {model_files.source}: the weights do not match config.json "
@@ -80,7 +77,7 @@ def load_for_finetuning(model_files, class_names, attention="sdpa", experts="gro
 
 def new_head(model):
     """A freshly initialised ``score`` layer (also where a same-shaped old head was loaded)."""
-    head = getattr(model, HEAD_NAME)
+    head = getattr(model, CLASSIFICATION_HEAD)
     torch.nn.init.normal_(head.weight, std=model.config.initializer_range)
     if head.bias is not None:
         torch.nn.init.zeros_(head.bias)
@@ -97,7 +94,7 @@ def check_lora_targets(model, targets):
     names = linear_layer_names(model)
     unmatched = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
     if unmatched:
-        available = sorted({name.rsplit(".", 1)[-1] for name in names} - {HEAD_NAME})
+        available = sorted({name.rsplit(".", 1)[-1] for name in names} - {CLASSIFICATION_HEAD})
         raise DnalmError(
             f"LoRA target(s) {', '.join(unmatched)} match no linear layer of the model "
             f"(its linear layers: {', '.join(available)})"
@@ -112,14 +109,14 @@ def apply_method(model, method, lora_r=16, lora_alpha=16, lora_dropout=0.05, tar
         return model
     if method == "head":
         for name, parameter in model.named_parameters():
-            parameter.requires_grad = name.split(".")[0] == HEAD_NAME
+            parameter.requires_grad = name.split(".")[0] == CLASSIFICATION_HEAD
         return model
     from peft import LoraConfig, TaskType, get_peft_model
 
     check_lora_targets(model, targets)
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=lora_r, lora_alpha=lora_alpha,
                         lora_dropout=lora_dropout, target_modules=list(targets),
-                        modules_to_save=[HEAD_NAME])
+                        modules_to_save=[CLASSIFICATION_HEAD])
     return get_peft_model(model, config)
 
 

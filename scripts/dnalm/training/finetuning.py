@@ -16,15 +16,16 @@ import time
 from dataclasses import dataclass
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainerCallback
 
 from dnalm.inference.classification import ClassificationCollator
 from dnalm.inference.classification_metrics import SELECTION_METRICS, classification_metrics, softmax
 from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS, use_bf16
-from dnalm.settings import setting
+from dnalm.settings import check_settings, setting
 from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.classifier_model import METHODS
-from dnalm.training.trainer import dnalm_arguments, without_default_printers
+from dnalm.training import trainer_arguments
+from dnalm.training.trainer import without_default_printers
 
 TUTORIAL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
@@ -36,58 +37,50 @@ class FinetuneSettings:
     method: str = setting("lora", "what trains: LoRA adapters + head (tutorial), every weight "
                           "(full), or the head on a frozen backbone (head: a linear probe)",
                           choices=METHODS, group="method")
-    lora_r: int = setting(16, "LoRA rank (tutorial: 16)", group="method")
-    lora_alpha: float = setting(16.0, "LoRA scaling alpha (tutorial: 16)", group="method")
-    lora_dropout: float = setting(0.05, "dropout on the LoRA path (tutorial: 0.05)", group="method")
+    lora_r: int = setting(16, "LoRA rank (tutorial: 16)", group="method", min=1)
+    lora_alpha: float = setting(16.0, "LoRA scaling alpha (tutorial: 16)", group="method", min=0)
+    lora_dropout: float = setting(0.05, "dropout on the LoRA path (tutorial: 0.05)", group="method",
+                                  min=0, below=1)
     lora_targets: list = setting(list(TUTORIAL_TARGETS), "comma-separated linear layers to adapt "
                                  "(tutorial: q_proj,k_proj,v_proj,o_proj); each must exist",
                                  group="method")
     new_head: bool = setting(False, "start from a new classification head even where the "
                              "checkpoint's own head has the same classes", group="method")
-    epochs: float = setting(3.0, "maximum number of epochs (tutorial: 3)", group="training")
-    batch_size: int = setting(16, "sequences per optimiser step (tutorial: 16)", group="training")
-    learning_rate: float = setting(1e-5, "peak learning rate (tutorial: 1e-5)", group="training")
-    weight_decay: float = setting(0.0, "AdamW weight decay (tutorial: 0)", group="training")
+    epochs: float = setting(3.0, "maximum number of epochs (tutorial: 3)", group="training",
+                            above=0)
+    batch_size: int = setting(16, "sequences per optimiser step (tutorial: 16)", group="training",
+                              min=1)
+    learning_rate: float = setting(1e-5, "peak learning rate (tutorial: 1e-5)", group="training",
+                                   min=0)
+    weight_decay: float = setting(0.0, "AdamW weight decay (tutorial: 0)", group="training", min=0)
     warmup_ratio: float = setting(0.0, "share of the steps spent warming the learning rate up",
-                                  group="training")
+                                  group="training", min=0, below=1)
     best_metric: str = setting("loss", "validation metric that picks the best epoch (tutorial: "
                                "loss)", choices=tuple(SELECTION_METRICS), group="training")
     early_stopping_patience: int = setting(3, "epochs without a better validation metric before "
                                            "stopping (tutorial: 3; 0 = never stop early)",
-                                           group="training")
+                                           group="training", min=0)
     validation_fraction: float = setting(0.1, "share of the training rows held out for "
                                          "validation when no --validation table is given",
-                                         group="training")
+                                         group="training", above=0, below=1)
     seed: int = setting(42, "seed of the head, the adapters, dropout and the batch order",
                         group="training")
     time_budget_minutes: float = setting(0.0, "minutes after which training stops cleanly and "
                                          "keeps the best epoch so far (0 = no limit)",
-                                         group="training", flag="time_budget")
+                                         group="training", flag="time_budget", min=0)
     max_steps: int = setting(-1, "stop after this many optimiser steps (-1 = run the epochs)",
-                             group="training")
+                             group="training", min=-1)
     precision: str = setting("auto", "auto = bf16 mixed precision where the hardware has it "
                              "(GPUs, CPUs with AMX), else fp32", choices=PRECISIONS, group="speed")
     attention: str = setting("auto", "attention kernels (auto: as 'dnalm pretrain' chooses)",
                              choices=ATTENTION_CHOICES, group="speed")
     eval_batch_size: int = setting(0, "sequences per evaluation pass (0 = 256 on a CPU, 1024 on "
-                                   "a GPU)", group="speed")
+                                   "a GPU)", group="speed", min=0)
     logging_steps: int = setting(0, "optimiser steps between progress lines (0 = about ten per "
-                                 "epoch)", group="speed")
+                                 "epoch)", group="speed", min=0)
 
-
-def check_settings(settings):
-    from dnalm.errors import DnalmError
-
-    if settings.batch_size < 1 or settings.eval_batch_size < 0:
-        raise DnalmError("--batch-size must be at least 1 and --eval-batch-size 0 or more")
-    if settings.epochs <= 0 or settings.learning_rate <= 0:
-        raise DnalmError("--epochs and --learning-rate must be positive")
-    if settings.lora_r < 1:
-        raise DnalmError("--lora-r must be at least 1")
-    if not 0 <= settings.lora_dropout < 1 or not 0 <= settings.warmup_ratio < 1:
-        raise DnalmError("--lora-dropout and --warmup-ratio must be in [0, 1)")
-    if not 0 < settings.validation_fraction < 1:
-        raise DnalmError("--validation-fraction must be between 0 and 1")
+    def __post_init__(self):
+        check_settings(self)
 
 
 def examples(token_ids, class_indices, sort_by_length=False):
@@ -171,26 +164,15 @@ def bf16_pays(precision, hidden_size):
 
 
 def training_arguments(settings, steps_per_epoch, output_dir, bf16=False):
-    cuda = torch.cuda.is_available()
-    return TrainingArguments(
-        output_dir=str(output_dir),
-        num_train_epochs=settings.epochs,
-        max_steps=settings.max_steps,
+    return trainer_arguments.training_arguments(
+        settings, output_dir, steps_per_epoch,
         per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.eval_batch_size or (1024 if cuda else 256),
-        learning_rate=settings.learning_rate,
-        weight_decay=settings.weight_decay,
-        warmup_steps=settings.warmup_ratio,  # a float < 1 is a ratio of the total steps
-        optim="adamw_torch_fused",
+        per_device_eval_batch_size=settings.eval_batch_size or (
+            1024 if torch.cuda.is_available() else 256),
         bf16=bf16,
-        use_cpu=not cuda,
-        tf32=True if cuda else None,
         train_sampling_strategy="group_by_length",
-        eval_strategy="epoch",
         save_strategy="no",  # BestEpoch keeps the best weights in memory
-        logging_steps=settings.logging_steps or max(1, steps_per_epoch // 10),
         include_num_input_tokens_seen="all",
-        **dnalm_arguments(settings.seed, cuda),
     )
 
 

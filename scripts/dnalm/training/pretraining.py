@@ -4,7 +4,7 @@
 command writes the model, metrics, curve and report from the returned
 ``PretrainResult``). The pieces: ``data`` (token ids, split), ``presets``
 (which model), ``trainer`` (the Trainer recipe), ``checkpoints`` (where and
-whose), ``settings`` (every knob).
+whose), ``pretraining_settings`` (every knob).
 """
 
 import json
@@ -19,7 +19,7 @@ from dnalm.runtime.hardware import attention_implementation, experts_implementat
 from dnalm.settings import settings_summary
 from dnalm.training import checkpoints, data, presets
 from dnalm.training.packing import auto_row_length
-from dnalm.training.settings import TrainingSettings
+from dnalm.training.pretraining_settings import TrainingSettings
 from dnalm.training.trainer import TrainingRun, micro_batching, run_trainer
 
 __all__ = ["ModelChoice", "PretrainResult", "TrainingSettings", "micro_batching", "pretrain"]
@@ -68,7 +68,6 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     if not Path(tokens).is_file():
         raise DnalmError(f"token table {tokens} does not exist")
     settings = settings.with_model_defaults(model_choice.preset_for_defaults())
-    settings.check()
     token_data = data.read_token_data(tokens)
     tokenizer = token_data.tokenizer
     bf16 = use_bf16(settings.precision)

@@ -4,16 +4,14 @@ import base64
 import html
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a cluster node
-import matplotlib.pyplot as plt  # noqa: E402
+from dnalm.io.plotting import pyplot
 
 
 def plot_loss_curve(rows, path, title="Pretraining"):
     """Training loss per logging step and validation loss per epoch, against epochs."""
     steps = [row for row in rows if row["kind"] == "step"]
     epochs = [row for row in rows if row["kind"] == "epoch"]
+    plt = pyplot()
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
     loss_axes.plot([r["epoch"] for r in steps], [r["train_loss"] for r in steps], label="training")
     loss_axes.plot(

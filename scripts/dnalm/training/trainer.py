@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers import EarlyStoppingCallback, Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnalm.runtime.hardware import use_bf16
 from dnalm.runtime.multi_gpu import world_size
+from dnalm.training import trainer_arguments
 from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.checkpoints import last_complete_checkpoint
 from dnalm.training.packing import IGNORE_INDEX, PackedCollator
@@ -72,48 +73,23 @@ def steps_per_epoch(n_sequences, settings):
 
 def training_arguments(settings, checkpoint_dir, epoch_steps):
     micro, accumulation = micro_batching(settings)
-    on_gpu = torch.cuda.is_available()
-    return TrainingArguments(
-        output_dir=str(checkpoint_dir),
-        num_train_epochs=settings.epochs,
-        max_steps=settings.max_steps,
+    return trainer_arguments.training_arguments(
+        settings, checkpoint_dir, epoch_steps,
         per_device_train_batch_size=micro,
         per_device_eval_batch_size=micro,
         gradient_accumulation_steps=accumulation,
-        learning_rate=settings.learning_rate,
-        weight_decay=settings.weight_decay,
         lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=settings.warmup_ratio,  # a float < 1 is a ratio of the total steps
         max_grad_norm=settings.max_grad_norm,
-        optim="adamw_torch_fused",
         bf16=use_bf16(settings.precision),
-        use_cpu=not on_gpu,  # the Trainer allows bf16 on a CPU only if told
-        tf32=True if on_gpu else None,
         torch_compile=settings.compile,
-        eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=2,  # the newest, plus the best kept by load_best_model_at_end
         load_best_model_at_end=True,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         restore_callback_states_from_checkpoint=True,  # early stopping's patience survives a resume
-        logging_steps=settings.logging_steps or max(1, epoch_steps // 10),
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=settings.dataloader_workers,
-        **dnalm_arguments(settings.seed, on_gpu),
-    )
-
-
-def dnalm_arguments(seed, on_gpu):
-    """The ``TrainingArguments`` every dnalm Trainer shares: seeded, logged by our callbacks only."""
-    return dict(
-        logging_strategy="steps",
-        seed=seed,
-        data_seed=seed,
-        dataloader_pin_memory=on_gpu,
-        remove_unused_columns=False,  # the collators need the raw columns
-        disable_tqdm=True,  # ProgressLines writes the job log instead
-        report_to="none",
     )
 
 

@@ -10,9 +10,8 @@ optimiser step would leave one or two steps per epoch and a flat loss curve.
 
 from dataclasses import dataclass, replace
 
-from dnalm.errors import DnalmError
 from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS
-from dnalm.settings import setting
+from dnalm.settings import check_settings, setting
 
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 EXPERTS_CHOICES = ("grouped_mm", "batched_mm", "eager")
@@ -39,33 +38,33 @@ def _by_model(name):
 class TrainingSettings:
     """How to train; ``with_model_defaults`` fills in the model-dependent ``None`` defaults."""
 
-    epochs: float = setting(50, "maximum number of epochs", group=TRAINING)
+    epochs: float = setting(50, "maximum number of epochs", group=TRAINING, above=0)
     batch_size: int = setting(None, f"sequences per batch {_by_model('batch_size')}",
-                              group=TRAINING)
+                              group=TRAINING, min=1)
     gradient_accumulation: int = setting(
         None, "batches per optimiser step (effective batch = batch size x this) "
-        + _by_model("gradient_accumulation"), group=TRAINING)
+        + _by_model("gradient_accumulation"), group=TRAINING, min=1)
     micro_batch_size: int = setting(
         0, "sequences per forward pass; 0 = batch size x accumulation, up to 256 (CPU) or "
-        "512 (GPU): the same update, fewer passes", group=TRAINING)
+        "512 (GPU): the same update, fewer passes", group=TRAINING, min=0)
     learning_rate: float = setting(None, f"peak learning rate {_by_model('learning_rate')}",
-                                   group=TRAINING)
-    weight_decay: float = setting(0.01, "AdamW weight decay", group=TRAINING)
+                                   group=TRAINING, min=0)
+    weight_decay: float = setting(0.01, "AdamW weight decay", group=TRAINING, min=0)
     lr_scheduler: str = setting("linear", "learning-rate schedule after warmup",
                                 choices=SCHEDULES, group=TRAINING)
     warmup_ratio: float = setting(0.0, "share of the steps spent warming the learning rate up",
-                                  group=TRAINING)
-    max_grad_norm: float = setting(1.0, "gradient clipping", group=TRAINING)
+                                  group=TRAINING, min=0, below=1)
+    max_grad_norm: float = setting(1.0, "gradient clipping", group=TRAINING, min=0)
     early_stopping_patience: int = setting(
-        3, "epochs without a better validation loss before stopping", group=TRAINING)
+        3, "epochs without a better validation loss before stopping", group=TRAINING, min=1)
     validation_fraction: float = setting(0.2, "share of sequences held out for validation",
-                                         group=TRAINING)
+                                         group=TRAINING, above=0, below=1)
     seed: int = setting(42, "seed of the split, initialisation and order", group=TRAINING)
     time_budget_minutes: float = setting(
         0, "minutes of training after which it stops cleanly and keeps the best model so far "
-        "(0 = no limit)", group=TRAINING, flag="time_budget")
+        "(0 = no limit)", group=TRAINING, flag="time_budget", min=0)
     max_steps: int = setting(-1, "stop after this many optimiser steps (-1 = run the epochs)",
-                             group=TRAINING)
+                             group=TRAINING, min=-1)
 
     precision: str = setting(
         "auto", "auto = bf16 mixed precision where the hardware has it (GPUs, CPUs with AMX or "
@@ -73,36 +72,24 @@ class TrainingSettings:
     compile: bool = setting(False, "compile the model with torch.compile", group=SPEED)
     row_length: int = setting(
         0, "tokens per packed row (sequences are packed, never split); 0 = twice the longest "
-        "sequence", group=SPEED)
+        "sequence", group=SPEED, min=0)
     attention: str = setting(
         "auto", "auto = flash-attn on a GPU in bf16 where installed, else PyTorch's fused SDPA, "
         "or eager on a CPU in bf16 (faster there)", choices=ATTENTION_CHOICES, group=SPEED)
     experts: str = setting("grouped_mm", "how mixture-of-experts layers run (eager = "
                            "per-expert loop)", choices=EXPERTS_CHOICES, group=SPEED)
     dataloader_workers: int = setting(0, "processes preparing batches (0 = the training "
-                                      "process itself)", group=SPEED)
+                                      "process itself)", group=SPEED, min=0)
 
     logging_steps: int = setting(
-        0, "optimiser steps between progress lines (0 = about ten per epoch)", group=OUTPUTS)
+        0, "optimiser steps between progress lines (0 = about ten per epoch)", group=OUTPUTS,
+        min=0)
+
+    def __post_init__(self):
+        check_settings(self)
 
     def with_model_defaults(self, preset=None):
         """A copy where the model-dependent knobs left at ``None`` take ``preset``'s values."""
         defaults = PRESET_DEFAULTS.get(preset, TUTORIAL_DEFAULTS)
         unset = {name: value for name, value in defaults.items() if getattr(self, name) is None}
         return replace(self, **unset)
-
-    def check(self):
-        """Refuse values no run can use, naming the option."""
-        for name in ("batch_size", "gradient_accumulation"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise DnalmError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.row_length < 0:
-            raise DnalmError("--row-length must be 0 (automatic) or a number of tokens")
-        if self.epochs <= 0:
-            raise DnalmError("--epochs must be positive")
-        if not 0 <= self.warmup_ratio < 1:
-            raise DnalmError("--warmup-ratio must be in [0, 1)")
-        if not 0 < self.validation_fraction < 1:
-            raise DnalmError(
-                f"--validation-fraction must be between 0 and 1, not {self.validation_fraction}")
