@@ -19,12 +19,12 @@ from dnalm.io.variant_calls import read_variant_calls
 from dnalm.io.variant_windows import WindowCounts, variant_windows
 from dnalm.io.windows import reverse_complement
 from helpers import expect_error
+from make_zeroshot_vcf import zeroshot_genome_and_vcf
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "test-data"
 MISTRAL_DNA_ZIP = TEST_DATA / "mistral_dna_1m_tf0.zip"  # the real checkpoint, no LM head
 MICRO_ZIP = TEST_DATA / "micro_model.zip"  # with an LM head: log-likelihoods
-SPACER = "N" * 37
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 
 # A small genome: chr1 of 600 bp (its first 60 soft-masked), chr2 of 150 bp.
@@ -82,20 +82,17 @@ def record(chrom, pos, ref, alt, variant_id="."):
 # --- exactness ------------------------------------------------------------------------
 
 def zeroshot_as_genome(tmp_path, groups):
-    """The pairs of ``groups`` laid on one contig; a VCF record at each window's centre."""
-    refs, alts, contig, lines = [], [], SPACER, []
-    for group in groups:
-        group_refs = read_zeroshot(TEST_DATA / f"zeroshot_{group}_ref.fasta.gz")
-        group_alts = read_zeroshot(TEST_DATA / f"zeroshot_{group}_alt.fasta.gz")
-        for ref, alt in zip(group_refs, group_alts):
-            lines.append(record("zeroshot", len(contig) + 101, ref[100], alt[100], f"v{len(lines)}"))
-            contig += ref + SPACER
-            refs.append(ref)
-            alts.append(alt)
-    ref_fa = write_fasta(tmp_path / "ref.fa", [(f"v{i}", s) for i, s in enumerate(refs)])
-    alt_fa = write_fasta(tmp_path / "alt.fa", [(f"v{i}", s) for i, s in enumerate(alts)])
-    genome = write_fasta(tmp_path / "zeroshot_genome.fa", [("zeroshot", contig)])
-    return genome, vcf(tmp_path, lines), ref_fa, alt_fa
+    """The pairs of ``groups`` laid on one contig, and as two FASTA files for dnalm score."""
+    genome, calls, pairs = zeroshot_genome_and_vcf(tmp_path, groups)
+    ref_fa = write_fasta(tmp_path / "ref.fa", [(f"v{i}", ref) for i, (ref, _) in enumerate(pairs)])
+    alt_fa = write_fasta(tmp_path / "alt.fa", [(f"v{i}", alt) for i, (_, alt) in enumerate(pairs)])
+    return genome, calls, ref_fa, alt_fa
+
+
+def test_committed_zeroshot_vcf_is_what_the_script_makes(tmp_path):
+    genome, calls, _ = zeroshot_genome_and_vcf(tmp_path)
+    assert genome.read_text() == (TEST_DATA / "zeroshot_genome.fa").read_text()
+    assert calls.read_text() == (TEST_DATA / "zeroshot_variants.vcf").read_text()
 
 
 @pytest.mark.parametrize("model, groups, options, columns", [
@@ -114,7 +111,8 @@ def test_vcf_effects_equal_the_pairs_effects(tmp_path, model, groups, options, c
     vcf_rows, pair_rows = read_rows(by_vcf), read_rows(by_pairs)
     assert len(vcf_rows) == len(pair_rows) == 100 * len(groups)
     for number, (vcf_row, pair_row) in enumerate(zip(vcf_rows, pair_rows)):
-        assert vcf_row["ID"] == pair_row["id"] == f"v{number}"
+        assert pair_row["id"] == f"v{number}"
+        assert vcf_row["ID"] == (f"exon{number + 1}" if number < 100 else f"intron{number - 99}")
         assert vcf_row["window_shift"] == "0"
         for column in columns:
             assert float(vcf_row[column]) == pytest.approx(float(pair_row[column]), abs=1e-6)
@@ -195,6 +193,20 @@ def test_missing_contig_names_the_chr_naming_and_the_option_maps_it(tmp_path, ge
     assert found[0].ref.sequence == CHR1[99:300]
     with pytest.raises(DnalmError, match="contig 'chr7' is not in the genome \\(its contigs: chr1, chr2\\)"):
         windows_of(vcf(tmp_path, [record("chr7", 2, "A", "C")]), genome)
+
+
+@pytest.mark.parametrize("packing", ["gzip", "bgzip"])
+def test_compressed_genome_gives_the_same_windows_and_nothing_is_written_beside_it(
+        tmp_path, genome, packing):
+    packed = tmp_path / "packed" / "genome.fa.gz"
+    packed.parent.mkdir()
+    if packing == "gzip":
+        packed.write_bytes(gzip.compress(genome.read_bytes()))
+    else:
+        pysam.tabix_compress(str(genome), str(packed))
+    calls = vcf(tmp_path, [record("chr1", 250, CHR1[249], "T"), record("chr2", 100, CHR2[99], "AC")])
+    assert windows_of(calls, packed)[0] == windows_of(calls, genome)[0]
+    assert [p.name for p in packed.parent.iterdir()] == ["genome.fa.gz"]
 
 
 def test_bgzipped_vcf_gives_the_same_windows(tmp_path, genome):

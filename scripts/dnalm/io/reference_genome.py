@@ -2,11 +2,15 @@
 
 The ``.fai`` index beside the genome is used when there is one (built-in genomes
 usually ship it); otherwise one is built in a temporary folder, so that nothing is
-ever written beside the user's file (a Galaxy dataset may be read-only).
+ever written beside the user's file (a Galaxy dataset may be read-only). htslib
+indexes plain and bgzipped FASTA; a plain-gzip one (Galaxy's ``fasta.gz``) is first
+unpacked into that folder.
 """
 
 import contextlib
+import gzip
 import os
+import shutil
 import tempfile
 
 from dnalm.errors import DnalmError
@@ -51,17 +55,43 @@ def open_genome(path):
     if os.path.getsize(path) == 0:
         raise DnalmError(f"genome {path} is empty: a FASTA reference genome is needed")
     with tempfile.TemporaryDirectory(prefix="dnalm-fai-") as folder, quiet_htslib():
-        index = path + ".fai"
-        if not (os.path.isfile(index) and os.path.getmtime(index) >= os.path.getmtime(path)):
-            index = os.path.join(folder, "genome.fai")
-            try:
-                pysam.faidx(path, "--fai-idx", index)
-            except pysam.utils.SamtoolsError:
-                raise DnalmError(
-                    f"genome {path} cannot be indexed: it must be a FASTA file, plain or "
-                    "bgzip-compressed (not gzip), with one '>name' line per contig"
-                ) from None
-        with pysam.FastaFile(path, filepath_index=index) as fasta:
+        readable = path
+        if _is_plain_gzip(path):
+            readable = os.path.join(folder, "genome.fa")
+            with gzip.open(path, "rb") as packed, open(readable, "wb") as stream:
+                shutil.copyfileobj(packed, stream, 1 << 20)
+        index, gzi = _indexes(readable, folder, path)
+        with pysam.FastaFile(readable, filepath_index=index, filepath_index_compressed=gzi) as fasta:
             if fasta.nreferences == 0 or not any(fasta.lengths):
                 raise DnalmError(f"genome {path} holds no sequence")
             yield ReferenceGenome(fasta)
+
+
+def _indexes(path, folder, source):
+    """The (.fai, .gzi or None) of ``path``: its own when current, else built in ``folder``."""
+    import pysam
+
+    compressed = _is_gzip(path)
+    own = (path + ".fai", path + ".gzi" if compressed else None)
+    if all(i is None or (os.path.isfile(i) and os.path.getmtime(i) >= os.path.getmtime(path))
+           for i in own):
+        return own
+    index, gzi = os.path.join(folder, "genome.fai"), os.path.join(folder, "genome.gzi")
+    try:
+        pysam.faidx(path, "--fai-idx", index, "--gzi-idx", gzi)
+    except pysam.utils.SamtoolsError:
+        raise DnalmError(f"genome {source} cannot be indexed: it must be a FASTA file (plain, "
+                         "gzip or bgzip) with one '>name' line per contig") from None
+    return index, gzi if compressed else None
+
+
+def _is_gzip(path):
+    with open(path, "rb") as stream:
+        return stream.read(2) == b"\x1f\x8b"
+
+
+def _is_plain_gzip(path):
+    """gzip, but not BGZF (whose header carries a 'BC' extra field)."""
+    with open(path, "rb") as stream:
+        head = stream.read(16)
+    return head[:2] == b"\x1f\x8b" and not (head[3] & 4 and head[12:14] == b"BC")
