@@ -33,18 +33,6 @@ CHR1 = (BASES * 10)[:600]
 CHR2 = (BASES[::-1] * 3)[:150]
 
 
-def read_zeroshot(path):
-    records = []
-    with gzip.open(path, "rt") as stream:
-        for line in stream:
-            line = line.strip()
-            if line.startswith(">"):
-                records.append("")
-            elif line:
-                records[-1] += line
-    return records
-
-
 def read_rows(path):
     with open(path) as stream:
         return list(csv.DictReader(stream, delimiter="\t"))

@@ -1,9 +1,10 @@
-"""Command-line options shared by the tools that run a model (embed, score, generate)."""
+"""Command-line options shared by the tools that run a model (embed, score, score-variants, generate)."""
 
 import argparse
 
 from dnalm.commands.tokenize import add_iupac_argument
 from dnalm.inference.batches import LONG_SEQUENCE_POLICIES
+from dnalm.inference.variant_distances import DISTANCES, POOLINGS, SOURCES
 from dnalm.io.sequences import FORMATS
 
 
@@ -29,6 +30,22 @@ def add_sequence_options(parser):
         help="id column of a CSV/TSV input (default: row numbers)",
     )
     add_iupac_argument(parser)
+
+
+def add_distance_options(parser):
+    """The vector distances of ref/alt pairs (score, score-variants)."""
+    parser.add_argument(
+        "--distance", nargs="+", choices=DISTANCES, default=None,
+        help="also give the distance between the pooled vectors of ref and alt (columns "
+        "l2_distance, cosine_distance); a model without LM head then gives distances only",
+    )
+    parser.add_argument("--distance-pooling", choices=POOLINGS, default="max",
+                        help="how token vectors become one vector (default: max, as the tutorial)")
+    parser.add_argument(
+        "--distance-from", choices=SOURCES, default="hidden",
+        help="vectors to compare: the last hidden states (default; no LM head needed) or the "
+        "LM head's logits (as the tutorial's model(inputs)[0])",
+    )
 
 
 def add_context_options(parser):

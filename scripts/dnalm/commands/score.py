@@ -12,13 +12,13 @@ Examples:
 
 from dnalm.commands.model_options import (
     add_context_options,
+    add_distance_options,
     add_model_argument,
     add_sequence_options,
 )
 from dnalm.errors import DnalmError
 from dnalm.inference.batches import tokenized_records
 from dnalm.inference.pair_effects import EffectScorer, EffectSettings, effect_cells
-from dnalm.inference.variant_distances import DISTANCES, POOLINGS, SOURCES
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
 from dnalm.io.variant_pairs import PAIRINGS, pairs_from_files, pairs_from_table
@@ -44,18 +44,7 @@ def add_arguments(parser):
     )
     parser.add_argument("--ref-column", default=None, help="reference column of a pairs table")
     parser.add_argument("--alt-column", default=None, help="alternative column of a pairs table")
-    parser.add_argument(
-        "--distance", nargs="+", choices=DISTANCES, default=None,
-        help="also give the distance between the pooled vectors of ref and alt (columns "
-        "l2_distance, cosine_distance); a model without LM head then gives distances only",
-    )
-    parser.add_argument("--distance-pooling", choices=POOLINGS, default="max",
-                        help="how token vectors become one vector (default: max, as the tutorial)")
-    parser.add_argument(
-        "--distance-from", choices=SOURCES, default="hidden",
-        help="vectors to compare: the last hidden states (default; no LM head needed) or the "
-        "LM head's logits (as the tutorial's model(inputs)[0])",
-    )
+    add_distance_options(parser)
     add_sequence_options(parser)
     add_context_options(parser)
 

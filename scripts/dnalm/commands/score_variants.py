@@ -7,10 +7,13 @@ Examples:
       --strand both --info-fields GENE REGION -o effects.tsv --output-vcf effects.vcf.gz --bgzip
 """
 
-from dnalm.commands.model_options import add_context_options, add_model_argument
+from dnalm.commands.model_options import (
+    add_context_options,
+    add_distance_options,
+    add_model_argument,
+)
 from dnalm.errors import DnalmError
 from dnalm.inference.pair_effects import EffectScorer, EffectSettings, average_rows, effect_cells
-from dnalm.inference.variant_distances import DISTANCES, POOLINGS, SOURCES
 from dnalm.io.effect_vcf import write_effect_vcf
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
@@ -59,16 +62,7 @@ def add_arguments(parser):
     parser.add_argument("--strand", choices=STRANDS, default="forward",
                         help="forward (default), or both: the mean of the forward and the "
                         "reverse-complement effects")
-    parser.add_argument(
-        "--distance", nargs="+", choices=DISTANCES, default=None,
-        help="also give the distance between the pooled vectors of ref and alt (columns "
-        "l2_distance, cosine_distance); a model without LM head then gives distances only",
-    )
-    parser.add_argument("--distance-pooling", choices=POOLINGS, default="max",
-                        help="how token vectors become one vector (default: max, as the tutorial)")
-    parser.add_argument("--distance-from", choices=SOURCES, default="hidden",
-                        help="vectors to compare: the last hidden states (default) or the LM "
-                        "head's logits")
+    add_distance_options(parser)
     parser.add_argument("--info-fields", nargs="+", default=(), metavar="FIELD",
                         help="INFO fields copied into the table, one column each")
     add_context_options(parser)
