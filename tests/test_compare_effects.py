@@ -83,3 +83,53 @@ def test_bad_tables_are_refused(tmp_path, capsys):
                  "column 'l2_distance' has 1 value(s); a test needs at least 2", [out, plot])
     expect_error(capsys, ["compare-effects", str(good), str(good), "--labels", "a", "a"] + command,
                  "both groups are labelled 'a'", [out, plot])
+
+
+def write_grouped(path, groups):
+    """One table, a REGION column naming each row's group (as score-variants' --info-fields)."""
+    with open(path, "w") as stream:
+        stream.write("CHROM\tPOS\tl2_distance\tREGION\n")
+        for n, (label, value) in enumerate(groups):
+            stream.write(f"chr1\t{n + 1}\t{value}\t{label}\n")
+    return path
+
+
+def test_one_table_grouped_by_a_column_equals_two_tables(tmp_path):
+    # rows interleaved, and a third group ('.') left out once the labels are named
+    rows = [("exon", v) for v in EXON] + [("intron", v) for v in INTRON] + [(".", 99.0), (".", 1.0)]
+    rows = rows[::2] + rows[1::2]
+    grouped = write_grouped(tmp_path / "effects.tsv", rows)
+    by_column, by_tables = tmp_path / "by_column.tsv", tmp_path / "by_tables.tsv"
+    assert main(["compare-effects", str(grouped), "--group-by", "REGION", "--labels", "exon",
+                 "intron", "-o", str(by_column)]) == 0
+    assert main(["compare-effects", str(write_effects(tmp_path / "exon.tsv", EXON)),
+                 str(write_effects(tmp_path / "intron.tsv", INTRON)), "--labels", "exon", "intron",
+                 "-o", str(by_tables)]) == 0
+    assert by_column.read_text() == by_tables.read_text()
+    summary = read_summary(by_column)
+    assert summary[("exon", "n")] == len(EXON) and summary[("intron", "n")] == len(INTRON)
+    # without labels: the two values in the order they first appear
+    two_groups = write_grouped(tmp_path / "two.tsv", [("intron", v) for v in INTRON] +
+                               [("exon", v) for v in EXON])
+    assert main(["compare-effects", str(two_groups), "--group-by", "REGION", "-o",
+                 str(by_column)]) == 0
+    assert read_summary(by_column)[("intron vs exon", "welch_t_statistic")] == pytest.approx(
+        stats.ttest_ind(INTRON, EXON, equal_var=False).statistic, rel=1e-5)
+
+
+def test_grouping_refusals(tmp_path, capsys):
+    rows = [("exon", 1.0), ("exon", 2.0), ("intron", 3.0), ("intron", 4.0), (".", 5.0)]
+    grouped = write_grouped(tmp_path / "effects.tsv", rows)
+    out = tmp_path / "summary.tsv"
+    for argv, message in (
+        ([str(grouped), "--group-by", "REGION"], "column 'REGION' holds 3 groups ('exon' (2), "
+                                                 "'intron' (2), '.' (1)); name the two"),
+        ([str(grouped), "--group-by", "REGION", "--labels", "exon", "utr"],
+         "no row has 'utr' in column 'REGION'"),
+        ([str(grouped), "--group-by", "REGION", "--labels", "exon", "."],
+         "(REGION = .): column 'l2_distance' has 1 value(s); a test needs at least 2"),
+        ([str(grouped), "--group-by", "GENE"], "no column 'GENE' (columns: CHROM, POS, l2_distance, REGION)"),
+        ([str(grouped), str(grouped), "--group-by", "REGION"], "give two tables, or one table and --group-by"),
+        ([str(grouped)], "give two tables, or one table and --group-by"),
+    ):
+        expect_error(capsys, ["compare-effects"] + argv + ["-o", str(out)], message, [out])

@@ -36,7 +36,8 @@ def test_every_input_has_a_label_and_help(tool_xml):
 def test_all_tools_are_checked():
     assert [p.stem for p in TOOLS] == ["dnalm_compare_effects", "dnalm_embed", "dnalm_finetune",
                                        "dnalm_generate", "dnalm_predict", "dnalm_pretrain",
-                                       "dnalm_score", "dnalm_tokenize", "dnalm_train_tokenizer"]
+                                       "dnalm_score", "dnalm_score_variants", "dnalm_tokenize",
+                                       "dnalm_train_tokenizer"]
 
 
 # --- Galaxy conventions kept in one place (tools/macros.xml) ---------------------------------
@@ -138,5 +139,9 @@ def test_every_tool_has_its_tool_shed_repository():
     shed = yaml.safe_load((REPO / ".shed.yml").read_text())
     for tool_xml in TOOLS:
         includes = [i["source"] for i in shed["repositories"][tool_xml.stem]["include"]]
-        assert includes == [f"tools/{tool_xml.name}", "tools/macros.xml", "test-data/"], tool_xml.stem
+        expected = [f"tools/{tool_xml.name}", "tools/macros.xml", "test-data/"]
+        if expands(ET.parse(tool_xml).getroot(), "reference_genome"):
+            # a tool reading the all_fasta table ships its samples, as tools-iuc's mappers do
+            expected += ["tool_data_table_conf.xml.sample", "tool-data/all_fasta.loc.sample"]
+        assert includes == expected, tool_xml.stem
     assert sorted(shed["repositories"]) == sorted(p.stem for p in TOOLS)

@@ -20,6 +20,7 @@ COMMANDS = {
     "pretrain": ("pretrain", "train a causal DNA language model from scratch"),
     "embed": ("embed", "one vector per sequence from a model's hidden states"),
     "score": ("score", "log-likelihood per sequence and zero-shot variant effects"),
+    "score-variants": ("score_variants", "zero-shot effects of the variants of a VCF on a reference genome"),
     "generate": ("generate", "sample new DNA sequences from a model"),
     "finetune": ("finetune", "fine-tune a model into a sequence classifier (LoRA, full or head)"),
     "predict": ("predict", "classify sequences with a fine-tuned model; metrics when labelled"),

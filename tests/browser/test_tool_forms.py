@@ -15,6 +15,7 @@ TOOLS = [
     "dnalm_pretrain",
     "dnalm_embed",
     "dnalm_score",
+    "dnalm_score_variants",
     "dnalm_generate",
     "dnalm_finetune",
     "dnalm_predict",

@@ -11,7 +11,9 @@ more than variants in introns, and tests it on the L2 distances. Here:
   variants, so this rank test fits; the tutorial's Wilcoxon signed-rank test
   would pair the n-th exon variant with the n-th intron variant.
 
-Both are two-sided unless ``alternative`` says "greater" (group 1 larger) or "less".
+The two groups come from two tables, or from one table split by a column (e.g. an
+INFO field that ``dnalm score-variants`` copied). Both tests are two-sided unless
+``alternative`` says "greater" (group 1 larger) or "less".
 """
 
 import csv
@@ -70,25 +72,69 @@ def compare_groups(first_values, second_values, labels, alternative="two-sided")
 
 def read_values(path, column):
     """The numbers in ``column`` of a tab-separated table with a header (e.g. ``dnalm score``'s)."""
+    values = [value for _, value in _read_column(path, column)]
+    return _enough(values, path, column)
+
+
+def read_grouped_values(path, column, group_column, labels=None):
+    """``(labels, first values, second values)``: ``column`` split by ``group_column``.
+
+    ``labels`` name the two groups to compare; by default the group column must hold
+    exactly two values, taken in the order they first appear. Rows of other groups
+    are left out.
+    """
+    groups = {}
+    for group, value in _read_column(path, column, group_column):
+        groups.setdefault(group, []).append(value)
+    found = ", ".join(f"'{name}' ({len(values)})" for name, values in groups.items()) or "none"
+    if labels is None:
+        if len(groups) != 2:
+            raise DnalmError(f"{path}: column '{group_column}' holds {len(groups)} groups ({found}); "
+                             "name the two to compare with --labels")
+        labels = list(groups)
+    for label in labels:
+        if label not in groups:
+            raise DnalmError(f"{path}: no row has '{label}' in column '{group_column}' (groups: {found})")
+    where = f"{path} ({group_column} = {{}})"
+    return (labels, _enough(groups[labels[0]], where.format(labels[0]), column),
+            _enough(groups[labels[1]], where.format(labels[1]), column))
+
+
+def _read_column(path, column, group_column=None):
+    """Yield ``(group cell or None, number)`` per data row."""
     with open(path, newline="") as stream:
         rows = csv.reader(stream, delimiter="\t")
         header = next(rows, None)
         if not header:
             raise DnalmError(f"{path} is empty: a table with a header line is needed")
         header = [name.strip() for name in header]
-        if column not in header:
-            raise DnalmError(
-                f"{path}: no column '{column}' (columns: {', '.join(header)}); run 'dnalm score' "
-                "with --distance to get distance columns"
-            )
-        position = header.index(column)
-        values = []
+        position = _column_position(header, column, path, "run 'dnalm score' with --distance to "
+                                    "get distance columns")
+        group_position = None
+        if group_column is not None:
+            group_position = _column_position(header, group_column, path,
+                                              "'dnalm score-variants --info-fields' copies INFO fields")
         for line, row in enumerate(rows, start=2):
             if not row:
                 continue
-            values.append(_number(row, position, path, line, column))
+            value = _number(row, position, path, line, column)
+            if group_position is None:
+                yield None, value
+            elif group_position >= len(row):
+                raise DnalmError(f"{path}: row '{row[0]}' (line {line}) has no '{group_column}' cell")
+            else:
+                yield row[group_position], value
+
+
+def _column_position(header, column, path, hint):
+    if column not in header:
+        raise DnalmError(f"{path}: no column '{column}' (columns: {', '.join(header)}); {hint}")
+    return header.index(column)
+
+
+def _enough(values, where, column):
     if len(values) < 2:
-        raise DnalmError(f"{path}: column '{column}' has {len(values)} value(s); a test needs at least 2")
+        raise DnalmError(f"{where}: column '{column}' has {len(values)} value(s); a test needs at least 2")
     return np.asarray(values, dtype=np.float64)
 
 

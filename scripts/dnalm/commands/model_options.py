@@ -1,4 +1,4 @@
-"""Command-line options shared by the tools that run a model (embed, score, generate).
+"""Command-line options shared by the tools that run a model (embed, score, score-variants, generate).
 
 The options that read their sequences are ``sequence_options``'s, as tokenize's are.
 """
@@ -6,6 +6,7 @@ The options that read their sequences are ``sequence_options``'s, as tokenize's 
 import argparse
 
 from dnalm.inference.batches import LONG_SEQUENCE_POLICIES
+from dnalm.inference.variant_distances import DISTANCES, POOLINGS, SOURCES
 
 
 def add_model_argument(parser):
@@ -13,6 +14,22 @@ def add_model_argument(parser):
         "model", metavar="MODEL",
         help="model zip (as made by 'dnalm pretrain') or Hugging Face model directory "
         "with safetensors weights and tokenizer.json",
+    )
+
+
+def add_distance_options(parser):
+    """The vector distances of ref/alt pairs (score, score-variants)."""
+    parser.add_argument(
+        "--distance", nargs="+", choices=DISTANCES, default=None,
+        help="also give the distance between the pooled vectors of ref and alt (columns "
+        "l2_distance, cosine_distance); a model without LM head then gives distances only",
+    )
+    parser.add_argument("--distance-pooling", choices=POOLINGS, default="max",
+                        help="how token vectors become one vector (default: max, as the tutorial)")
+    parser.add_argument(
+        "--distance-from", choices=SOURCES, default="hidden",
+        help="vectors to compare: the last hidden states (default; no LM head needed) or the "
+        "LM head's logits (as the tutorial's model(inputs)[0])",
     )
 
 

@@ -10,34 +10,20 @@ Examples:
   dnalm score model.zip variants.tsv --ref-column ref --alt-column alt -o effects.tsv
 """
 
-from dnalm.commands.model_options import add_context_options, add_model_argument
+from dnalm.commands.model_options import (
+    add_context_options,
+    add_distance_options,
+    add_model_argument,
+)
 from dnalm.commands.sequence_options import add_sequence_options
 from dnalm.errors import DnalmError
-from dnalm.inference.batches import (
-    fit_to_context,
-    pad_id_of,
-    special_token_ids,
-    tokenize_records,
-    tokenized_records,
-)
-from dnalm.inference.embedding import EmbeddingSettings
-from dnalm.inference.model_loading import default_batch_size, load_base_model, load_causal_lm
-from dnalm.inference.scoring import score_pieces
-from dnalm.inference.variant_distances import (
-    DISTANCES,
-    POOLINGS,
-    SOURCES,
-    column_name,
-    interleave,
-    pair_distances,
-)
+from dnalm.inference.batches import tokenized_records
+from dnalm.inference.pair_effects import EffectScorer, EffectSettings, effect_cells
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
 from dnalm.io.variant_pairs import PAIRINGS, pairs_from_files, pairs_from_table
 
 SCORE_COLUMNS = ("id", "n_tokens", "log_likelihood", "log_likelihood_per_token", "perplexity")
-PAIR_COLUMNS = ("id", "ref_log_likelihood", "alt_log_likelihood", "delta_log_likelihood",
-                "ref_n_tokens", "alt_n_tokens")
 
 
 def add_arguments(parser):
@@ -58,18 +44,7 @@ def add_arguments(parser):
     )
     parser.add_argument("--ref-column", default=None, help="reference column of a pairs table")
     parser.add_argument("--alt-column", default=None, help="alternative column of a pairs table")
-    parser.add_argument(
-        "--distance", nargs="+", choices=DISTANCES, default=None,
-        help="also give the distance between the pooled vectors of ref and alt (columns "
-        "l2_distance, cosine_distance); a model without LM head then gives distances only",
-    )
-    parser.add_argument("--distance-pooling", choices=POOLINGS, default="max",
-                        help="how token vectors become one vector (default: max, as the tutorial)")
-    parser.add_argument(
-        "--distance-from", choices=SOURCES, default="hidden",
-        help="vectors to compare: the last hidden states (default; no LM head needed) or the "
-        "LM head's logits (as the tutorial's model(inputs)[0])",
-    )
+    add_distance_options(parser)
     add_sequence_options(parser)
     add_context_options(parser)
 
@@ -90,50 +65,24 @@ def run(args):
     # Pairs are read and checked before the model is loaded: bad pairs fail fast.
     pairs = _read_pairs(args) if pairs_from_two_files or pairs_from_one_table else None
 
+    settings = EffectSettings(distance_names, args.distance_from, args.distance_pooling,
+                              args.long_sequences, args.batch_size)
     with open_model(args.model) as model_files:
-        tokenizer = model_files.tokenizer()
-        # Log-likelihoods need the LM head; distances from hidden states do not.
-        log_likelihoods = not args.distance or model_files.has_lm_head
-        if log_likelihoods or args.distance_from == "logits":
-            purpose = "log-likelihoods" if not args.distance else "distances from logits"
-            model = load_causal_lm(model_files, purpose=purpose)
-        else:
-            model = load_base_model(model_files)
-        special_ids = special_token_ids(tokenizer)
-        pad_id = pad_id_of(tokenizer, model_files.config)
-        batch_size = args.batch_size or default_batch_size(model.device)
-
-        def fitted(records):
-            return fit_to_context(
-                records, model_files.max_positions, args.long_sequences, special_ids, "score"
-            )
-
-        def scores(pieces):
-            return score_pieces(model, pieces, pad_id, batch_size=batch_size,
-                                max_batch_tokens=64 * batch_size)
-
+        scorer = EffectScorer(model_files, settings, "score")
         if pairs is None:
             records = tokenized_records(
-                args.input, tokenizer, args.input_format, args.column, args.id_column,
+                args.input, scorer.tokenizer, args.input_format, args.column, args.id_column,
                 iupac_policy=args.iupac_policy,
             )
             with atomic_outputs(args.output) as (output,), open(output, "w") as stream:
-                _write_scores(stream, scores(fitted(records)))
+                _write_scores(stream, scorer.scores(scorer.fitted(records)))
             return
-
-        pieces = list(fitted(tokenize_records(interleave(pairs), tokenizer)))
-        distances = None
-        if args.distance:
-            settings = EmbeddingSettings(
-                pooling=args.distance_pooling, source=args.distance_from, batch_size=batch_size
-            )
-            # Hidden states come from the decoder stack, without computing the logits.
-            vectors_model = model.base_model if args.distance_from == "hidden" else model
-            distances = pair_distances(vectors_model, pieces, settings, pad_id, special_ids,
-                                       distance_names)
+        rows = scorer.effects(pairs)
         with atomic_outputs(args.output) as (output,), open(output, "w") as stream:
-            _write_pairs(stream, [ref.id for ref, _ in pairs],
-                         scores(pieces) if log_likelihoods else None, distances, distance_names)
+            columns = scorer.columns()
+            stream.write("\t".join(("id",) + columns) + "\n")
+            for (ref, _), row in zip(pairs, rows):
+                stream.write("\t".join([ref.id] + effect_cells(row, columns)) + "\n")
 
 
 def _read_pairs(args):
@@ -155,20 +104,3 @@ def _write_scores(stream, scores):
             f"{score.id}\t{score.n_tokens}\t{score.log_likelihood:.6f}\t"
             f"{score.per_token:.6f}\t{score.perplexity:.6f}\n"
         )
-
-
-def _write_pairs(stream, ids, scores, distances, distance_names):
-    """One row per pair; ``scores`` come as ref, alt, ref, alt ... (or None)."""
-    columns = PAIR_COLUMNS if scores is not None else ("id",)
-    stream.write("\t".join(columns + tuple(column_name(d) for d in distance_names)) + "\n")
-    for pair_id in ids:
-        cells = [pair_id]
-        if scores is not None:
-            ref, alt = next(scores), next(scores)
-            delta = alt.log_likelihood - ref.log_likelihood
-            cells += [f"{ref.log_likelihood:.6f}", f"{alt.log_likelihood:.6f}", f"{delta:.6f}",
-                      str(ref.n_tokens), str(alt.n_tokens)]
-        if distances is not None:
-            values = next(distances)
-            cells += [f"{values[name]:.8g}" for name in distance_names]
-        stream.write("\t".join(cells) + "\n")

@@ -1,0 +1,122 @@
+"""Score the variants of a VCF against a reference genome: the zero-shot effect of each ALT
+(as 'dnalm score --ref --alt' defines it) on a W-bp window around the variant.
+
+Examples:
+  dnalm score-variants model.zip calls.vcf.gz --genome hg38.fa -o effects.tsv
+  dnalm score-variants model.zip calls.vcf --genome genome.fa --distance l2 \
+      --strand both --info-fields GENE REGION -o effects.tsv --output-vcf effects.vcf.gz --bgzip
+"""
+
+from dnalm.commands.model_options import (
+    add_context_options,
+    add_distance_options,
+    add_model_argument,
+)
+from dnalm.errors import DnalmError
+from dnalm.inference.pair_effects import EffectScorer, EffectSettings, average_rows, effect_cells
+from dnalm.io.effect_vcf import write_effect_vcf
+from dnalm.io.model_archive import open_model
+from dnalm.io.outputs import atomic_outputs
+from dnalm.io.reference_genome import open_genome
+from dnalm.io.sequences import SequenceRecord
+from dnalm.io.variant_calls import CHR_PREFIXES, read_variant_calls
+from dnalm.io.variant_windows import (
+    DEFAULT_WIDTH,
+    REF_MISMATCH_POLICIES,
+    WindowCounts,
+    variant_windows,
+)
+from dnalm.io.windows import reverse_complement
+
+STRANDS = ("forward", "both")
+VARIANT_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "window_start", "window_shift")
+DESCRIPTIONS = {
+    "ref_log_likelihood": "log-likelihood of the reference window (dnalm)",
+    "alt_log_likelihood": "log-likelihood of the alternative window (dnalm)",
+    "delta_log_likelihood": "log-likelihood of the alternative minus the reference window (dnalm)",
+    "l2_distance": "L2 distance between the pooled vectors of the ref and alt windows (dnalm)",
+    "cosine_distance": "cosine distance between the pooled vectors of the ref and alt windows (dnalm)",
+}
+
+
+def add_arguments(parser):
+    add_model_argument(parser)
+    parser.add_argument("vcf", metavar="VCF", help="variants to score (VCF, plain or bgzipped)")
+    parser.add_argument("--genome", required=True, metavar="FASTA",
+                        help="the reference genome the VCF was called against (FASTA)")
+    parser.add_argument("-o", "--output", required=True, help="effects table to write (TSV)")
+    parser.add_argument("--output-vcf", metavar="VCF", default=None,
+                        help="also write the VCF with the effects as INFO fields (DNALM_...)")
+    parser.add_argument("--bgzip", action="store_true",
+                        help="BGZF-compress --output-vcf (for bcftools, tabix, Galaxy's vcf_bgzip)")
+    parser.add_argument("--window", type=_width, default=DEFAULT_WIDTH, metavar="W",
+                        help=f"window length in bp (default: {DEFAULT_WIDTH}, the variant at "
+                        "offset (W-1)//2, as the zero-shot tutorial)")
+    parser.add_argument("--ref-mismatch", choices=REF_MISMATCH_POLICIES, default="error",
+                        help="a REF that differs from the genome: stop (default) or skip the record")
+    parser.add_argument(
+        "--chr-prefix", choices=CHR_PREFIXES, default="keep",
+        help="map the VCF's contig names onto the genome's: keep them (default), add 'chr' "
+        "('1' -> 'chr1', 'MT' -> 'chrM') or strip it ('chr1' -> '1', 'chrM' -> 'MT')",
+    )
+    parser.add_argument("--strand", choices=STRANDS, default="forward",
+                        help="forward (default), or both: the mean of the forward and the "
+                        "reverse-complement effects")
+    add_distance_options(parser)
+    parser.add_argument("--info-fields", nargs="+", default=(), metavar="FIELD",
+                        help="INFO fields copied into the table, one column each")
+    add_context_options(parser)
+
+
+def run(args):
+    if args.bgzip and args.output_vcf is None:
+        raise DnalmError("--bgzip compresses the VCF output: give --output-vcf too")
+    info_fields = tuple(dict.fromkeys(args.info_fields))
+    clash = [field for field in info_fields if field in VARIANT_COLUMNS]
+    if clash:
+        raise DnalmError(f"INFO field '{clash[0]}' has the name of a table column")
+    counts = WindowCounts()
+    # Windows are read and checked before the model is loaded: bad input fails fast.
+    with open_genome(args.genome) as genome:
+        calls = read_variant_calls(args.vcf, info_fields)
+        windows = list(variant_windows(calls, genome, args.window, args.ref_mismatch,
+                                       args.chr_prefix, counts))
+    print(f"dnalm score-variants: {counts.summary()}", flush=True)
+
+    settings = EffectSettings(tuple(dict.fromkeys(args.distance or ())), args.distance_from,
+                              args.distance_pooling, args.long_sequences, args.batch_size)
+    with open_model(args.model) as model_files:
+        scorer = EffectScorer(model_files, settings, "score-variants")
+        rows = _effects(scorer, windows, args.strand)
+    columns = scorer.columns(with_token_counts=args.strand == "forward")
+    with atomic_outputs(args.output, args.output_vcf) as (output, output_vcf):
+        with open(output, "w") as stream:
+            stream.write("\t".join(VARIANT_COLUMNS + columns + info_fields) + "\n")
+            for window, row in zip(windows, rows):
+                call = window.call
+                cells = [call.chrom, str(call.pos), call.id, call.ref, window.alt,
+                         str(window.start), str(window.shift)]
+                stream.write("\t".join(cells + effect_cells(row, columns) + list(call.info)) + "\n")
+        if output_vcf is not None:
+            effects = {(w.call.number, w.alt_index): row for w, row in zip(windows, rows)}
+            vcf_columns = [column for column in columns if column in DESCRIPTIONS]
+            write_effect_vcf(args.vcf, output_vcf, effects, vcf_columns, DESCRIPTIONS, args.bgzip)
+
+
+def _effects(scorer, windows, strand):
+    """One row of effects per window pair; with both strands, the mean of the two."""
+    pairs = [(window.ref, window.alt_window) for window in windows]
+    if strand == "forward":
+        return scorer.effects(pairs)
+    reverse = [(SequenceRecord(ref.id, reverse_complement(ref.sequence)),
+                SequenceRecord(alt.id, reverse_complement(alt.sequence))) for ref, alt in pairs]
+    rows = scorer.effects(pairs + reverse)
+    return [average_rows(forward, backward)
+            for forward, backward in zip(rows[:len(pairs)], rows[len(pairs):])]
+
+
+def _width(text):
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
