@@ -2,7 +2,18 @@
 
 Columns: ``id`` (string, the sequence or window id, input order kept, repeats
 allowed) and ``input_ids`` (list<int32>, special tokens included); the tokenize
-tool may add more columns (``length_bp`` ...). The tokenizer's JSON text is
+tool adds more columns: ``length_bp`` (int32) and ``source``.
+
+``source`` (dictionary<int32, string>) names the record a row comes from: a
+window's chromosome or contig (``chrXV`` for ``chrXV:1000-1200`` and for its
+reverse complement ``chrXV:1000-1200(-)``), or the row's own id outside genome
+mode. Dictionary-encoded, it costs a 4-byte code per row plus each name once,
+so pretraining can hold out whole contigs (``--validation-contigs``) without
+ever turning window ids into Python strings. Tables written before it existed
+still read: ``row_sources`` derives it from ``id`` in Arrow (the ``:START-END``
+and ``(-)`` suffixes cut off), so a row without coordinates is its own record.
+
+The tokenizer's JSON text is
 stored once, in the file's key-value metadata under ``dnalm.tokenizer``, so a
 model can never be trained or used with a different vocabulary than its data.
 (Files written before 0.1.0's last changes also carry it a second time inside
@@ -10,6 +21,7 @@ the Arrow schema; they read the same.)
 """
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dnalm.errors import DnalmError
@@ -17,6 +29,9 @@ from dnalm.errors import DnalmError
 TOKENIZER_KEY = b"dnalm.tokenizer"
 ID_COLUMN = "id"
 IDS_COLUMN = "input_ids"
+SOURCE_COLUMN = "source"
+SOURCE_TYPE = pa.dictionary(pa.int32(), pa.string())
+_WINDOW_SUFFIX = r":[0-9]+-[0-9]+(\(-\))?$"  # RECORD:START-END, maybe (-)
 
 
 def token_table_schema(extra_fields=()):
@@ -75,3 +90,31 @@ def read_token_table(path, columns=None):
     except (OSError, pa.ArrowInvalid) as error:
         raise DnalmError(f"{path} is not a readable Parquet file: {error}") from None
     return table, tokenizer_json
+
+
+def row_sources(batch):
+    """The ``source`` of every row of a record batch or table, as dictionary<int32, string>.
+
+    Tables without the column derive it from ``id``, vectorised: a window id
+    loses its coordinates, any other id is its own source.
+    """
+    if SOURCE_COLUMN in batch.schema.names:
+        column = batch.column(SOURCE_COLUMN)
+    else:
+        column = pc.replace_substring_regex(batch.column(ID_COLUMN), _WINDOW_SUFFIX, "")
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    return column.cast(SOURCE_TYPE)
+
+
+def read_row_id(path, row):
+    """The ``id`` of row ``row`` alone (for an error message), reading one row group."""
+    parquet, _ = open_token_table(path)
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        if row < rows:
+            return parquet.read_row_group(group, columns=[ID_COLUMN]).column(0)[row].as_py()
+        row -= rows
+    raise IndexError(f"{path} has no row {row}")
