@@ -97,9 +97,14 @@ def test_genome_mode_keeps_each_windows_record_as_a_dictionary(tmp_path):
     assert source.combine_chunks().dictionary.to_pylist() == ["chr1", "chr2"]
 
 
-def test_records_mode_rows_are_their_own_source(tmp_path):
+def test_records_mode_rows_are_their_own_source_unless_cut_by_bedtools(tmp_path):
     table = tokenize(tmp_path, TEST_DATA / "hg38_windows_small.fa")
     assert table.column(SOURCE_COLUMN).to_pylist() == table.column("id").to_pylist()
+    fasta = tmp_path / "bedtools.fa"
+    fasta.write_text(">chr2:100-110\nACGTACGTAC\n>chr2:110-120(-)\nACGTACGTAC\n>read:7\nACGT\n")
+    table = tokenize(tmp_path, fasta)
+    assert table.column(SOURCE_COLUMN).to_pylist() == ["chr2", "chr2", "read:7"]
+    assert table.column(SOURCE_COLUMN).type == SOURCE_TYPE
 
 
 def test_tables_without_a_source_derive_it_from_the_ids():

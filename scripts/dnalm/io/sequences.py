@@ -41,6 +41,7 @@ _NOT_ALLOWED = re.compile(f"[^{ALLOWED_LETTERS}]")
 _NOT_ALLOWED_OR_AMBIGUOUS = re.compile(f"[^{ALLOWED_LETTERS}{AMBIGUITY_LETTERS}]")
 _AMBIGUOUS = re.compile(f"[{AMBIGUITY_LETTERS}]")
 _AMBIGUITY_TO_N = str.maketrans(AMBIGUITY_LETTERS, "N" * len(AMBIGUITY_LETTERS))
+_ALLOWED_BYTES = ALLOWED_LETTERS.encode("ascii")
 _GZIP_MAGIC = b"\x1f\x8b"
 PIECE_BASES = 1 << 20  # a long record is read this many bases (about) at a time
 
@@ -175,6 +176,9 @@ def checked_sequence(sequence, record_id, record_number, iupac_policy="error", l
     if not sequence:
         raise DnalmError(f"record '{record_id}' (record {record_number}) has an empty sequence")
     to_n = iupac_policy == "to-n"
+    others = _other_letters(sequence)
+    if not others:
+        return sequence  # the usual case, found without a regex scan of the sequence
     bad = (_NOT_ALLOWED_OR_AMBIGUOUS if to_n else _NOT_ALLOWED).search(sequence)
     if bad:
         where = f"record '{record_id}' (record {record_number}) has '{bad.group()}' at position {start + bad.start() + 1}"
@@ -189,6 +193,14 @@ def checked_sequence(sequence, record_id, record_number, iupac_policy="error", l
             letter_counts.add(record_number, sum(map(sequence.count, AMBIGUITY_LETTERS)))
         sequence = sequence.translate(_AMBIGUITY_TO_N)
     return sequence
+
+
+def _other_letters(sequence):
+    """The letters of ``sequence`` other than ACGTN (a C loop over bytes: ~10x a regex)."""
+    try:
+        return sequence.encode("ascii").translate(None, _ALLOWED_BYTES)
+    except UnicodeEncodeError:
+        return sequence  # not ASCII: some letter is wrong; the regex says which
 
 
 def _open_text(path):

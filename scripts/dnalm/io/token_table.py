@@ -4,14 +4,16 @@ Columns: ``id`` (string, the sequence or window id, input order kept, repeats
 allowed) and ``input_ids`` (list<int32>, special tokens included); the tokenize
 tool adds more columns: ``length_bp`` (int32) and ``source``.
 
-``source`` (dictionary<int32, string>) names the record a row comes from: a
-window's chromosome or contig (``chrXV`` for ``chrXV:1000-1200`` and for its
-reverse complement ``chrXV:1000-1200(-)``), or the row's own id outside genome
-mode. Dictionary-encoded, it costs a 4-byte code per row plus each name once,
-so pretraining can hold out whole contigs (``--validation-contigs``) without
-ever turning window ids into Python strings. Tables written before it existed
-still read: ``row_sources`` derives it from ``id`` in Arrow (the ``:START-END``
-and ``(-)`` suffixes cut off), so a row without coordinates is its own record.
+``source`` (dictionary<int32, string>) names the record a row comes from: in
+genome mode the record the window was cut from (``chrXV`` for
+``chrXV:1000-1200`` and for its reverse complement ``chrXV:1000-1200(-)``);
+otherwise the id without a ``bedtools getfasta`` style ``:START-END`` (and
+``(-)``) suffix, so windows cut by bedtools name their chromosome, and any
+other id is its own source. Dictionary-encoded, it costs a 4-byte code per row
+plus each name once per row group, so pretraining can hold out whole contigs
+(``--validation-contigs``) without ever turning window ids into Python
+strings. Tables written before it existed still read: ``row_sources`` derives
+it from ``id`` the same way, vectorised in Arrow.
 
 The tokenizer's JSON text is
 stored once, in the file's key-value metadata under ``dnalm.tokenizer``, so a
@@ -92,16 +94,22 @@ def read_token_table(path, columns=None):
     return table, tokenizer_json
 
 
+def sources_from_ids(ids):
+    """The ``source`` of rows named ``ids`` (Arrow strings): a window id loses its coordinates."""
+    return _as_source(pc.replace_substring_regex(ids, _WINDOW_SUFFIX, ""))
+
+
 def row_sources(batch):
     """The ``source`` of every row of a record batch or table, as dictionary<int32, string>.
 
-    Tables without the column derive it from ``id``, vectorised: a window id
-    loses its coordinates, any other id is its own source.
+    Tables without the column derive it from ``id`` (``sources_from_ids``).
     """
     if SOURCE_COLUMN in batch.schema.names:
-        column = batch.column(SOURCE_COLUMN)
-    else:
-        column = pc.replace_substring_regex(batch.column(ID_COLUMN), _WINDOW_SUFFIX, "")
+        return _as_source(batch.column(SOURCE_COLUMN))
+    return sources_from_ids(batch.column(ID_COLUMN))
+
+
+def _as_source(column):
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if not pa.types.is_dictionary(column.type):

@@ -28,6 +28,7 @@ from dnalm.io.token_table import (
     SOURCE_COLUMN,
     SOURCE_TYPE,
     TokenTableWriter,
+    sources_from_ids,
 )
 from dnalm.tokenization.special_tokens import UNK
 
@@ -58,7 +59,7 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
     """Tokenize ``records`` (``SequenceRecord``s or ``Window``s) into the token table ``out_path``.
 
     A record's ``source`` (a window's record) goes into the ``source`` column;
-    a record without one is its own source.
+    records without one get it from their ids (``token_table.sources_from_ids``).
 
     The table stores ``tokenizer``'s JSON as it is, without the truncation
     setting, so later tools see the vocabulary and not how this run cut it.
@@ -87,12 +88,14 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
             offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
             np.cumsum(lengths, out=offsets[1:])
             length_bp = np.fromiter(map(len, sequences), dtype=np.int32, count=len(sequences))
+            id_array = pa.array(ids, type=pa.string())
             writer.write(
                 {
-                    ID_COLUMN: pa.array(ids, type=pa.string()),
+                    ID_COLUMN: id_array,
                     IDS_COLUMN: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
                     LENGTH_COLUMN: pa.array(length_bp),
-                    SOURCE_COLUMN: pa.array(sources, type=pa.string()).dictionary_encode(),
+                    SOURCE_COLUMN: sources_from_ids(id_array) if sources[0] is None
+                    else pa.array(sources, type=pa.string()).dictionary_encode(),
                 }
             )
             counts.sequences += len(sequences)
@@ -134,7 +137,7 @@ def _batches(records):
     for record in records:
         ids.append(record.id)
         sequences.append(record.sequence)
-        sources.append(getattr(record, "source", record.id))
+        sources.append(getattr(record, "source", None))
         bases += len(record.sequence)
         if len(sequences) >= BATCH_SEQUENCES or bases >= BATCH_BASES:
             yield ids, sequences, sources
