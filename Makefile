@@ -3,6 +3,7 @@
 #   make demo          the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
 #   make demo-finetune the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
 #   make demo-zeroshot the zero-shot tutorial's workflow (exon vs intron SNPs) in Galaxy (CPU)
+#   make demo-genome   pretrain on the whole yeast genome, chrXV and chrXVI held out (CPU, < 20 min)
 #   make test          pytest, planemo lint, the tool and workflow tests in Galaxy, the browser test
 #   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
 #   make gpu-check     the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
@@ -45,7 +46,7 @@ TESTED_WORKFLOWS := $(foreach wf,$(filter-out $(WORKFLOW_SOURCES),$(WORKFLOWS)),
 	$(if $(wildcard $(basename $(wf))-test.yml $(basename $(wf))-tests.yml),$(wf)))
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
-.PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot test test-python lint \
+.PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot demo-genome test test-python lint \
 	lint-shed lint-workflows test-galaxy test-tools test-workflows test-browser serve clean \
 	gpu-check images image-gpu test-containers test-containers-workflows check-container-jobs
 
@@ -109,11 +110,17 @@ $(GENOME_FASTA): genomes/sacCer3.py requirements/pins.txt | venv
 # demo: pretraining (tokenize -> pretrain -> embed), 128 real hg38 windows, tiny preset.
 # demo-finetune: fine-tuning (fine-tune -> predict), Mistral-DNA's real 1M-parameter checkpoint
 # on 1,000 GUE core-promoter rows. demo-zeroshot: zero-shot (score -> compare effects), the
-# tutorial's first 100 exon and 100 intron SNPs with the same checkpoint.
-DEMOS := demo:dna-lm-pretraining demo-finetune:dna-lm-finetuning demo-zeroshot:dna-lm-zeroshot
+# tutorial's first 100 exon and 100 intron SNPs with the same checkpoint. demo-genome: genome
+# pretraining (tokenize -> pretrain -> embed), the whole sacCer3 genome with chrXV and chrXVI
+# held out, their labelled coding and intergenic windows embedded (preset and time budget in
+# the workflow's demo-job.yml).
+DEMOS := demo:dna-lm-pretraining demo-finetune:dna-lm-finetuning demo-zeroshot:dna-lm-zeroshot \
+	demo-genome:dna-lm-genome-pretraining
 workflow_of = $(patsubst $(1):%,%,$(filter $(1):%,$(DEMOS)))
 
-demo demo-finetune demo-zeroshot: venv galaxy
+demo-genome: genome-sacCer3
+
+demo demo-finetune demo-zeroshot demo-genome: venv galaxy
 	rm -rf out/$@ && mkdir -p out/$@
 	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/$@ \
 		--output_json out/$@/outputs.json \
@@ -216,7 +223,7 @@ test-workflows: venv galaxy
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
 
-test-browser: venv galaxy /usr/bin/chromium
+test-browser: venv galaxy genome-sacCer3 /usr/bin/chromium
 	$(GALAXY_VENV)/bin/python -m pytest -q $(BROWSER_TESTS)
 
 # --- the GPU proof ----------------------------------------------------------------------------
@@ -282,7 +289,7 @@ test-containers-workflows: venv galaxy
 
 # --- a local Galaxy for people ----------------------------------------------------------------
 
-serve: venv galaxy
+serve: venv galaxy genome-sacCer3
 	PORT=$(PORT) .ci/serve
 
 clean:

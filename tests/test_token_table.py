@@ -33,18 +33,21 @@ def test_token_data_reads_every_id_back_across_row_batches(tmp_path):
     sequences = [rng.integers(5, 4096, size=rng.integers(3, 60)).tolist() for _ in range(250)]
     ids = [f"w{i}" for i in range(250)]
     path = write_table(tmp_path / "t.parquet", ids, sequences, load_tokenizer().to_str())
-    data = read_token_data(path, batch_rows=64)  # four batches
-    assert data.ids == ids and len(data.sequences) == 250
+    data = read_token_data(path, tmp_path / "scratch", batch_rows=64)  # four batches
+    assert len(data.sequences) == 250 and data.row_id(137) == "w137"
     assert [data.sequences[i].tolist() for i in range(250)] == sequences
-    assert data.lengths().tolist() == [len(s) for s in sequences]
-    train, validation = split_train_validation(data.sequences, 0.2, seed=42)
+    assert data.sequences.lengths().tolist() == [len(s) for s in sequences]
+    assert (data.lengths.sequences, data.lengths.tokens) == (250, sum(map(len, sequences)))
+    assert (data.lengths.shortest, data.lengths.longest) == (3, max(map(len, sequences)))
+    assert data.largest_id == max(map(max, sequences)) and data.smallest_id == 0
+    split = split_train_validation(data, 0.2, seed=42)
     order = np.random.default_rng(42).permutation(250)  # the tutorial-like seeded 80/20 split
-    assert [validation[i]["input_ids"].tolist() for i in range(50)] == [sequences[j] for j in order[:50]]
-    assert len(train) == 200
+    assert split.validation.tolist() == order[:50].tolist() and len(split.train) == 200
+    assert split.description == "random 20% of the sequences (seed 42)"
 
 
 def test_a_sequence_without_tokens_is_named(tmp_path):
     path = write_table(tmp_path / "t.parquet", ["a", "empty", "c"], [[1, 2], [], [1, 2]],
                        load_tokenizer().to_str())
     with pytest.raises(DnalmError, match="record 'empty' has no tokens"):
-        read_token_data(path)
+        read_token_data(path, tmp_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 from dnalm.commands.sequence_options import add_sequence_options
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs
-from dnalm.io.sequences import LetterCounts, read_sequences
+from dnalm.io.sequences import LetterCounts, read_sequence_pieces, read_sequences
 from dnalm.io.windows import (
     N_POLICIES,
     WindowCounts,
@@ -64,15 +64,20 @@ def iupac_policy(args):
 
 
 def input_records(args, window_counts=None, letter_counts=None):
-    """The records the input options describe, windowed and augmented as asked."""
-    records = read_sequences(
-        args.input, args.input_format, args.column, args.id_column, iupac_policy(args), letter_counts
-    )
+    """The records the input options describe, windowed and augmented as asked.
+
+    Genome mode reads long records piece by piece (``read_sequence_pieces``).
+    """
+    reading = (args.input, args.input_format, args.column, args.id_column, iupac_policy(args),
+               letter_counts)
     if genome_mode(args):
         window = window_length(args)
         if window < 1:
             raise DnalmError(f"--window must be at least 1 bp, not {window}")
-        records = genome_windows(records, window, args.n_policy, window_counts)
+        records = genome_windows(read_sequence_pieces(*reading), window, args.n_policy,
+                                 window_counts)
+    else:
+        records = read_sequences(*reading)
     if args.reverse_complement:
         records = with_reverse_complements(records)
     return records

@@ -22,11 +22,18 @@ import pyarrow as pa
 from tokenizers import Tokenizer
 
 from dnalm.errors import DnalmError
-from dnalm.io.token_table import ID_COLUMN, IDS_COLUMN, TokenTableWriter
+from dnalm.io.token_table import (
+    ID_COLUMN,
+    IDS_COLUMN,
+    SOURCE_COLUMN,
+    SOURCE_TYPE,
+    TokenTableWriter,
+    sources_from_ids,
+)
 from dnalm.tokenization.special_tokens import UNK
 
 LENGTH_COLUMN = "length_bp"
-EXTRA_FIELDS = (pa.field(LENGTH_COLUMN, pa.int32()),)
+EXTRA_FIELDS = (pa.field(LENGTH_COLUMN, pa.int32()), pa.field(SOURCE_COLUMN, SOURCE_TYPE))
 BATCH_SEQUENCES = 8192
 BATCH_BASES = 4_000_000  # also flush early for long records, whatever their number
 
@@ -49,7 +56,10 @@ class TokenizeCounts:
 
 
 def tokenize_to_table(records, tokenizer, out_path, max_length=None):
-    """Tokenize ``records`` (``SequenceRecord``s) into the token table ``out_path``.
+    """Tokenize ``records`` (``SequenceRecord``s or ``Window``s) into the token table ``out_path``.
+
+    A record's ``source`` (a window's record) goes into the ``source`` column;
+    records without one get it from their ids (``token_table.sources_from_ids``).
 
     The table stores ``tokenizer``'s JSON as it is, without the truncation
     setting, so later tools see the vocabulary and not how this run cut it.
@@ -69,7 +79,7 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
     counts = TokenizeCounts()
     id_hashes = []
     with TokenTableWriter(out_path, tokenizer_json, EXTRA_FIELDS) as writer:
-        for ids, sequences, encodings in _encoded_ahead(_batches(records), tokenizer):
+        for ids, sequences, sources, encodings in _encoded_ahead(_batches(records), tokenizer):
             token_lists = [encoding.ids for encoding in encodings]
             lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
             flat = np.fromiter(
@@ -78,11 +88,14 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
             offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
             np.cumsum(lengths, out=offsets[1:])
             length_bp = np.fromiter(map(len, sequences), dtype=np.int32, count=len(sequences))
+            id_array = pa.array(ids, type=pa.string())
             writer.write(
                 {
-                    ID_COLUMN: pa.array(ids, type=pa.string()),
+                    ID_COLUMN: id_array,
                     IDS_COLUMN: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
                     LENGTH_COLUMN: pa.array(length_bp),
+                    SOURCE_COLUMN: sources_from_ids(id_array) if sources[0] is None
+                    else pa.array(sources, type=pa.string()).dictionary_encode(),
                 }
             )
             counts.sequences += len(sequences)
@@ -102,32 +115,33 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
 
 
 def _encoded_ahead(batches, tokenizer):
-    """Yield ``(ids, sequences, encodings)`` per batch, encoding one batch ahead.
+    """Yield ``(ids, sequences, sources, encodings)`` per batch, encoding one batch ahead.
 
     The Rust encoder releases the GIL, so while it works on batch k+1 (on all
     cores) Python reads the batch after and writes batch k to Parquet.
     """
     with ThreadPoolExecutor(max_workers=1) as encoder:
         waiting = None
-        for ids, sequences in batches:
+        for ids, sequences, sources in batches:
             encoding = encoder.submit(tokenizer.encode_batch_fast, sequences)
             if waiting is not None:
-                yield waiting[0], waiting[1], waiting[2].result()
-            waiting = (ids, sequences, encoding)
+                yield *waiting[:3], waiting[3].result()
+            waiting = (ids, sequences, sources, encoding)
         if waiting is not None:
-            yield waiting[0], waiting[1], waiting[2].result()
+            yield *waiting[:3], waiting[3].result()
 
 
 def _batches(records):
-    """Group records into ``(ids, sequences)`` lists bounded by count and by bases."""
-    ids, sequences, bases = [], [], 0
-    for record_id, sequence in records:
-        ids.append(record_id)
-        sequences.append(sequence)
-        bases += len(sequence)
+    """Group records into ``(ids, sequences, sources)`` lists bounded by count and by bases."""
+    ids, sequences, sources, bases = [], [], [], 0
+    for record in records:
+        ids.append(record.id)
+        sequences.append(record.sequence)
+        sources.append(getattr(record, "source", None))
+        bases += len(record.sequence)
         if len(sequences) >= BATCH_SEQUENCES or bases >= BATCH_BASES:
-            yield ids, sequences
-            ids, sequences, bases = [], [], 0
+            yield ids, sequences, sources
+            ids, sequences, sources, bases = [], [], [], 0
     if sequences:
-        yield ids, sequences
+        yield ids, sequences, sources
 

@@ -61,23 +61,66 @@ class ProgressLines(TrainerCallback):
 
 
 class TimeBudget(TrainerCallback):
-    """Stop cleanly once the wall-time budget is spent; ``stopped`` says whether it did.
+    """Stop cleanly in time for the final evaluation and save; ``stopped`` says whether it did.
 
     Stopping mid-epoch still ends the epoch the Trainer's way: it evaluates and
-    saves there, then loads the best model seen.
+    saves there, then loads the best model seen; the command then saves the
+    model. Training therefore stops once the time left is what those take: the
+    last evaluation and checkpoint as measured (at the end of an epoch), or
+    before any, estimated. An evaluation pass reads the validation tokens
+    forward only, taken to run at twice the training speed in tokens per second
+    (a training step also runs backward and the optimiser: about three times the
+    work); a save writes about ``SAVE_BYTES_PER_PARAMETER`` at ``SAVE_BYTES_PER_SECOND``.
     """
 
-    def __init__(self, minutes, print_fn=print):
+    SAVE_BYTES_PER_PARAMETER = 16  # fp32 weights and AdamW's two moments, and a little
+    SAVE_BYTES_PER_SECOND = 100e6  # a slow shared disk
+
+    def __init__(self, minutes, print_fn=print, validation_tokens=0):
         self.seconds = minutes * 60
         self.print = print_fn
+        self.validation_tokens = validation_tokens
         self.stopped = False
+        self.evaluation_seconds = self.save_seconds = None  # measured, once there is one
+        self._mark = None
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
         self._start = time.perf_counter()
+        self._tokens_at_start = state.num_input_tokens_seen
+        parameters = sum(p.numel() for p in model.parameters()) if model is not None else 0
+        self._save_estimate = parameters * self.SAVE_BYTES_PER_PARAMETER / self.SAVE_BYTES_PER_SECOND
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self._mark = time.perf_counter()  # the Trainer evaluates, then saves, right after
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        if self._mark is not None:
+            now = time.perf_counter()
+            self.evaluation_seconds, self._mark = now - self._mark, now
+
+    def on_save(self, args, state, control, **kwargs):
+        if self._mark is not None:
+            self.save_seconds, self._mark = time.perf_counter() - self._mark, None
+
+    def reserve(self, state, elapsed):
+        """Seconds to keep for the final evaluation, the checkpoint and the model's save."""
+        evaluation = self.evaluation_seconds
+        if evaluation is None:
+            tokens = state.num_input_tokens_seen - self._tokens_at_start
+            speed = tokens / elapsed if tokens > 0 and elapsed > 0 else float("inf")
+            evaluation = self.validation_tokens / (2 * speed)
+        save = self.save_seconds if self.save_seconds is not None else self._save_estimate
+        return evaluation + 2 * save
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.seconds and time.perf_counter() - self._start > self.seconds:
-            self.print(f"time budget of {self.seconds / 60:g} min used: stopping", flush=True)
+        if not self.seconds:
+            return control
+        elapsed = time.perf_counter() - self._start
+        reserve = self.reserve(state, elapsed)
+        if elapsed + reserve > self.seconds:
+            self.print(f"time budget of {self.seconds / 60:g} min: stopping after "
+                       f"{format_seconds(elapsed)} of training, keeping {format_seconds(reserve)} "
+                       "for the last evaluation and the save", flush=True)
             self.stopped = True
             control.should_training_stop = True
         return control

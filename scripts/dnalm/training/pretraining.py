@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 from transformers import set_seed
 
 from dnalm.errors import DnalmError
@@ -52,9 +51,10 @@ class PretrainResult:
     model_source: str
     parameters: tuple  # (total, active per token)
     token_table: str
-    sequence_lengths: np.ndarray  # tokens per sequence, all sequences
+    lengths: data.LengthStats  # tokens per sequence, all sequences
     n_train: int
     n_validation: int
+    split: str  # how validation was chosen, in words
 
 
 def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
@@ -68,7 +68,9 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     if not Path(tokens).is_file():
         raise DnalmError(f"token table {tokens} does not exist")
     settings = settings.with_model_defaults(model_choice.preset_for_defaults())
-    token_data = data.read_token_data(tokens)
+    # The token ids are memory-mapped through unlinked files beside the checkpoints (see data).
+    token_data = data.read_token_data(tokens, Path(checkpoint_folder.path).parent,
+                                      settings.validation_contigs)
     tokenizer = token_data.tokenizer
     bf16 = use_bf16(settings.precision)
     attention = attention_implementation(settings.attention, bf16)
@@ -80,20 +82,23 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     print_fn(f"model: {model.config.model_type} ({model_source}), {total:,} parameters, "
              f"{active:,} active per token", flush=True)
 
-    train_set, validation_set = data.split_train_validation(
-        token_data.sequences, settings.validation_fraction, settings.seed)
-    lengths = token_data.lengths()
+    split = data.split_train_validation(
+        token_data, settings.validation_fraction, settings.seed, settings.validation_contigs,
+        settings.max_validation_sequences)
+    print_fn(f"validation: {split.description}", flush=True)
     if not settings.row_length:
-        settings = replace(settings, row_length=auto_row_length(lengths))
+        settings = replace(settings, row_length=auto_row_length([token_data.lengths.longest]))
     checkpoints.claim(checkpoint_folder, run_fingerprint(
-        tokens, token_data, model_source, model.config, settings), print_fn)
+        tokens, model_source, model.config, settings), print_fn)
+    train_set = data.SequenceDataset(token_data.sequences, split.train)
+    validation_set = data.SequenceDataset(token_data.sequences, split.validation)
     hf_tokenizer = to_transformers(tokenizer)
     run = run_trainer(model, hf_tokenizer, train_set, validation_set, settings,
                       settings.row_length, checkpoint_folder.path, print_fn)
     return PretrainResult(
         run=run, tokenizer=hf_tokenizer, settings=settings, model_source=model_source,
-        parameters=(total, active), token_table=Path(tokens).name, sequence_lengths=lengths,
-        n_train=len(train_set), n_validation=len(validation_set),
+        parameters=(total, active), token_table=Path(tokens).name, lengths=token_data.lengths,
+        n_train=len(train_set), n_validation=len(validation_set), split=split.description,
     )
 
 
@@ -123,12 +128,13 @@ def build_or_load_model(choice, tokenizer, attention, experts, data_source):
     return presets.build_model(config, attention=attention, experts=experts), source
 
 
-def run_fingerprint(tokens, token_data, model_source, config, settings):
+def run_fingerprint(tokens, model_source, config, settings):
     """What makes a rerun the same run, to resume: data, model and the settings that count."""
     counted = {name: value for name, value in settings_summary(settings).items()
                if name not in MAY_CHANGE_ON_RESUME}
     return checkpoints.run_fingerprint(
-        Path(tokens).stat().st_size, token_data.ids[:100], model_source, config.to_dict(), counted)
+        Path(tokens).stat().st_size, data.first_ids(tokens), model_source, config.to_dict(),
+        counted)
 
 
 def check_same_tokenizer(model_tokenizer, tokenizer, model_source, data_source):

@@ -57,8 +57,17 @@ class TrainingSettings:
     max_grad_norm: float = setting(1.0, "gradient clipping", group=TRAINING, min=0)
     early_stopping_patience: int = setting(
         3, "epochs without a better validation loss before stopping", group=TRAINING, min=1)
-    validation_fraction: float = setting(0.2, "share of sequences held out for validation",
-                                         group=TRAINING, above=0, below=1)
+    validation_fraction: float = setting(0.2, "share of sequences held out for validation, at "
+                                         "random (unless --validation-contigs)", group=TRAINING,
+                                         above=0, below=1)
+    validation_contigs: list = setting(
+        [], "comma-separated records (chromosomes, contigs) whose windows are held out for "
+        "validation instead of a random share, e.g. chrXV,chrXVI: adjacent windows cannot leak "
+        "between training and validation", group=TRAINING)
+    max_validation_sequences: int = setting(
+        2000, "validate on at most this many of the held-out sequences (a seeded sample; the rest "
+        "are not trained on either), so each evaluation stays short on large corpora; 0 = all",
+        group=TRAINING, min=0)
     seed: int = setting(42, "seed of the split, initialisation and order", group=TRAINING)
     time_budget_minutes: float = setting(
         0, "minutes of training after which it stops cleanly and keeps the best model so far "

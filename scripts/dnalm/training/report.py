@@ -69,7 +69,7 @@ def report_sections(result):
     from dnalm.runtime.multi_gpu import world_size
     from dnalm.training.metrics import best_epoch, metrics_rows
 
-    run, settings, lengths = result.run, result.settings, result.sequence_lengths
+    run, settings, lengths = result.run, result.settings, result.lengths
     config = run.model.config
     total, active = result.parameters
     best = best_epoch(metrics_rows(run.log_history))
@@ -89,10 +89,11 @@ def report_sections(result):
     return {
         "Data": {
             "token table": result.token_table,
-            "sequences": f"{len(lengths):,}",
-            "tokens": f"{int(lengths.sum()):,}",
+            "sequences": f"{lengths.sequences:,}",
+            "tokens": f"{lengths.tokens:,}",
             "tokens per sequence (min / mean / max)":
-                f"{lengths.min()} / {lengths.mean():.1f} / {lengths.max()}",
+                f"{lengths.shortest} / {lengths.mean:.1f} / {lengths.longest}",
+            "validation split": result.split,
             "training / validation sequences": f"{result.n_train:,} / {result.n_validation:,}",
         },
         "Model": model_table,

@@ -162,7 +162,8 @@ def make_trainer(model, tokenizer, train_set, validation_set, settings, row_leng
 def run_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
                 checkpoint_dir, print_fn=print):
     """Train (resuming from the newest checkpoint in ``checkpoint_dir``) and return a ``TrainingRun``."""
-    time_budget = TimeBudget(settings.time_budget_minutes, print_fn)
+    time_budget = TimeBudget(settings.time_budget_minutes, print_fn,
+                             validation_tokens=int(validation_set.lengths().sum()))
     trainer = make_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
                            checkpoint_dir, callbacks=[ProgressLines(print_fn), time_budget])
     micro, accumulation = micro_batching(settings)
