@@ -6,6 +6,7 @@ outputs; the others train a few steps on fewer windows.
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -228,6 +229,33 @@ def test_time_budget_stops_cleanly_with_a_model(few_tokens, tmp_path, capsys):
     assert "time budget" in (tmp_path / "r.html").read_text()
     assert zipfile.ZipFile(tmp_path / "m.zip").getinfo("model.safetensors").file_size > 0
     assert sorted(os.listdir(tmp_path)) == ["m.tsv", "m.zip", "r.html"]  # no checkpoints left
+
+
+def test_learning_rate_decays_over_the_time_budget_not_over_epochs_that_never_run(
+        few_tokens, tmp_path):
+    # 1,000 epochs of 10 steps: laid over them, the rate would still be ~3e-3 at the stop.
+    argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--batch-size", "8",
+            "--epochs", "1000", "--time-budget", "0.5", "--logging-steps", "1",
+            "--metrics", "m.tsv"]
+    assert main(argv) == 0
+    # Each step logs the rate it used: the last one was set as the step before it ended.
+    rates = [float(row["learning_rate"]) for row in read_metrics(tmp_path / "m.tsv")
+             if row["kind"] == "step"]
+    assert len(rates) >= 3 and rates == sorted(rates, reverse=True)
+    assert rates[0] == pytest.approx(3e-3) and rates[-1] < 0.3 * 3e-3
+
+
+def test_steps_that_end_before_the_budget_still_end_the_schedule(few_tokens, tmp_path):
+    argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--max-steps", "6",
+            "--time-budget", "30", "--logging-steps", "1", "--lr-scheduler", "cosine",
+            "--metrics", "m.tsv"]
+    assert main(argv) == 0
+    rates = [float(row["learning_rate"]) for row in read_metrics(tmp_path / "m.tsv")
+             if row["kind"] == "step"]
+    # The rate each step used: cosine over 6 steps (the budget's share stays ~0).
+    assert len(rates) == 6 and rates[0] == pytest.approx(3e-3)
+    assert rates[3] == pytest.approx(3e-3 * 0.5, rel=0.05)  # half the steps done
+    assert rates[5] == pytest.approx(3e-3 * (1 + math.cos(math.pi * 5 / 6)) / 2, rel=0.1)
 
 
 def test_tiny_preset_learns_with_its_own_defaults(few_tokens, tmp_path, capsys):

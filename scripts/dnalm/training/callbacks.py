@@ -71,9 +71,16 @@ class TimeBudget(TrainerCallback):
         self.seconds = minutes * 60
         self.print = print_fn
         self.stopped = False
+        self._start = None
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = time.perf_counter()
+
+    def share_spent(self):
+        """Share of the budget used so far (0 before training starts or without a budget)."""
+        if not self.seconds or self._start is None:
+            return 0.0
+        return min(1.0, (time.perf_counter() - self._start) / self.seconds)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.seconds and time.perf_counter() - self._start > self.seconds:
