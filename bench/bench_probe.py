@@ -75,7 +75,10 @@ def kmer_frequencies(sequences, k=KMER):
 
 
 def fit_logistic_regression(x, y, l2):
-    """Binary logistic regression on standardised ``x`` (L-BFGS); returns a predict function."""
+    """Binary logistic regression on standardised ``x`` (L-BFGS); returns its score function.
+
+    A score above 0 predicts label 1.
+    """
     x = torch.as_tensor(x, dtype=torch.float32)
     mean, std = x.mean(0), x.std(0).clamp(min=1e-8)
     x = (x - mean) / std
@@ -94,29 +97,34 @@ def fit_logistic_regression(x, y, l2):
 
     optimiser.step(loss)
 
-    def predict(new_x):
+    def scores(new_x):
         new_x = (torch.as_tensor(new_x, dtype=torch.float32) - mean) / std
         with torch.no_grad():
-            return ((new_x @ weights + bias) > 0).long().numpy()
+            return (new_x @ weights + bias).numpy()
 
-    return predict
+    return scores
+
+
+def accuracy(scores, labels):
+    return float(((scores > 0).astype(int) == labels).mean())
 
 
 def probe(features, labels):
     """Fit on train for each L2 strength, keep the best on dev; return (dev, test) accuracy."""
     best = None
     for l2 in L2_GRID:
-        predict = fit_logistic_regression(features["train"], labels["train"], l2)
-        dev = float((predict(features["dev"]) == labels["dev"]).mean())
+        scores = fit_logistic_regression(features["train"], labels["train"], l2)
+        dev = accuracy(scores(features["dev"]), labels["dev"])
         if best is None or dev > best[0]:
-            best = (dev, l2, predict)
-    dev, l2, predict = best
-    test = float((predict(features["test"]) == labels["test"]).mean())
+            best = (dev, l2, scores)
+    dev, l2, scores = best
+    test = accuracy(scores(features["test"]), labels["test"])
     return {"dev_accuracy": dev, "test_accuracy": test, "l2": l2}
 
 
-def embed(base_model, tokenizer, sequences, batch_size):
-    """Mean-pooled last hidden states, as 'dnalm embed' computes them."""
+def embed(base_model, tokenizer, sequences, batch_size, pooling="mean", layer=-1):
+    """Pooled hidden states of ``layer``, as 'dnalm embed' computes them (default: its mean
+    of the last hidden states)."""
     from dnalm.inference.batches import fit_to_context, special_token_ids, tokenize_records
     from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
     from dnalm.io.sequences import SequenceRecord
@@ -126,7 +134,7 @@ def embed(base_model, tokenizer, sequences, batch_size):
     context = base_model.config.max_position_embeddings
     pieces = fit_to_context(tokenize_records(records, tokenizer), context, "truncate", specials,
                             "probe")
-    settings = EmbeddingSettings(pooling="mean", batch_size=batch_size)
+    settings = EmbeddingSettings(pooling=pooling, layer=layer, batch_size=batch_size)
     pad_id = base_model.config.pad_token_id
     pad_id = tokenizer.token_to_id("[PAD]") if pad_id is None else pad_id
     matrices = [matrix for _, matrix in embed_pieces(base_model, pieces, settings, pad_id, specials)]

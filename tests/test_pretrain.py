@@ -6,6 +6,7 @@ outputs; the others train a few steps on fewer windows.
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -228,6 +229,47 @@ def test_time_budget_stops_cleanly_with_a_model(few_tokens, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["m.tsv", "m.zip", "r.html"]  # no checkpoints left
 
 
+def test_learning_rate_decays_over_the_time_budget_not_over_epochs_that_never_run():
+    # 78,000 steps asked for (50 epochs), the budget spent after a few: laid over the steps,
+    # the rate would still be ~1e-2 at the stop; laid over the budget, it ends at 0.
+    from dnalm.training.budget_schedule import budget_scheduler
+
+    model = torch.nn.Linear(4, 1)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    shares = iter([0.0, 0.25, 0.5, 0.9, 1.0])  # share of the budget spent at each step
+    schedule = budget_scheduler(optimiser, "linear", 0.0, 78_000, lambda: next(shares))
+    rates = [optimiser.param_groups[0]["lr"]]
+    for _ in range(4):
+        model(torch.ones(2, 4)).sum().backward()
+        optimiser.step()
+        schedule.step()
+        rates.append(optimiser.param_groups[0]["lr"])
+    assert rates == pytest.approx([1e-2, 7.5e-3, 5e-3, 1e-3, 0.0], abs=1e-6)
+    # Cosine with 20% warmup over the same budget: up to the peak, then down to 0.
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    shares = iter([0.0, 0.1, 0.2, 0.6, 1.0])
+    schedule = budget_scheduler(optimiser, "cosine", 0.2, 78_000, lambda: next(shares))
+    rates = [optimiser.param_groups[0]["lr"]]
+    for _ in range(4):
+        optimiser.step()
+        schedule.step()
+        rates.append(optimiser.param_groups[0]["lr"])
+    assert rates == pytest.approx([0.0, 5e-3, 1e-2, 5e-3, 0.0], abs=1e-6)
+
+
+def test_steps_that_end_before_the_budget_still_end_the_schedule(few_tokens, tmp_path):
+    argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--max-steps", "6",
+            "--time-budget", "600", "--logging-steps", "1", "--lr-scheduler", "cosine",
+            "--metrics", "m.tsv"]
+    assert main(argv) == 0
+    rates = [float(row["learning_rate"]) for row in read_metrics(tmp_path / "m.tsv")
+             if row["kind"] == "step"]
+    # The rate each step used: cosine over 6 steps (the budget's share stays ~0).
+    assert len(rates) == 6 and rates[0] == pytest.approx(3e-3)
+    assert rates[3] == pytest.approx(3e-3 * 0.5, rel=0.05)  # half the steps done
+    assert rates[5] == pytest.approx(3e-3 * (1 + math.cos(math.pi * 5 / 6)) / 2, rel=0.1)
+
+
 def test_tiny_preset_learns_with_its_own_defaults(few_tokens, tmp_path, capsys):
     """8 sequences per step and lr 3e-3: 10 steps per epoch on 76 windows, and the loss falls."""
     argv = ["pretrain", str(few_tokens), "-o", "m.zip", "--preset", "tiny", "--epochs", "2",
@@ -258,6 +300,8 @@ def test_options_have_the_tools_defaults_and_the_tutorials():
     assert settings.with_model_defaults(None) == tutorial  # --config, --init-model
     tiny = settings.with_model_defaults("tiny")
     assert (tiny.batch_size, tiny.gradient_accumulation, tiny.learning_rate) == (8, 1, 3e-3)
+    cpu = settings.with_model_defaults("cpu-dense")
+    assert (cpu.batch_size, cpu.gradient_accumulation, cpu.learning_rate) == (32, 1, 1e-2)
     explicit = TrainingSettings(batch_size=16).with_model_defaults("tiny")
     assert (explicit.batch_size, explicit.gradient_accumulation) == (16, 1)
 

@@ -83,6 +83,7 @@ class TimeBudget(TrainerCallback):
         self.stopped = False
         self.evaluation_seconds = self.save_seconds = None  # measured, once there is one
         self._mark = None
+        self._start = None  # share_spent() is 0 until training begins
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self._start = time.perf_counter()
@@ -111,6 +112,12 @@ class TimeBudget(TrainerCallback):
             evaluation = self.validation_tokens / (2 * speed)
         save = self.save_seconds if self.save_seconds is not None else self._save_estimate
         return evaluation + 2 * save
+
+    def share_spent(self):
+        """Share of the budget used so far (0 before training starts or without a budget)."""
+        if not self.seconds or self._start is None:
+            return 0.0
+        return min(1.0, (time.perf_counter() - self._start) / self.seconds)
 
     def on_step_end(self, args, state, control, **kwargs):
         if not self.seconds:

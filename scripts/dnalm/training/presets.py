@@ -52,6 +52,22 @@ SMALL_PRESETS = {
         sliding_window=None,
         tie_word_embeddings=False,
     ),
+    # The CPU recipe for a whole small genome (bench/RESULTS.md, yeast probe): a narrow dense
+    # Mistral on single-nucleotide tokens (--tokenizer char), 200-bp windows, batches of 32 at
+    # lr 1e-2 decaying over the time budget; dense layers run faster on a CPU than experts.
+    "cpu-dense": dict(
+        model_type="mistral",
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        head_dim=32,
+        max_position_embeddings=512,
+        rope_theta=10_000.0,
+        sliding_window=None,
+        tie_word_embeddings=False,
+    ),
 }
 PRESETS = ("tutorial", *SMALL_PRESETS)
 

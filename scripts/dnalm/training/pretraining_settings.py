@@ -22,6 +22,8 @@ PRESET_DEFAULTS = {
     # 8 sequences per step: ~10 steps per epoch on the demo's 128 windows, and a
     # rate that suits a 1M-parameter model (small models take larger steps).
     "tiny": dict(batch_size=8, gradient_accumulation=1, learning_rate=3e-3),
+    # Batches of 32 windows per step and a high rate: few steps fit a CPU's time budget.
+    "cpu-dense": dict(batch_size=32, gradient_accumulation=1, learning_rate=1e-2),
 }
 
 TRAINING = "training (defaults are the tutorial's)"

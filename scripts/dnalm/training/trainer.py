@@ -23,6 +23,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from dnalm.runtime.hardware import use_bf16
 from dnalm.runtime.multi_gpu import world_size
 from dnalm.training import trainer_arguments
+from dnalm.training.budget_schedule import ScheduleWithinBudget
 from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.checkpoints import last_complete_checkpoint
 from dnalm.training.packing import IGNORE_INDEX, PackedCollator
@@ -124,6 +125,10 @@ class CheckpointsAsInMemory(Trainer):
         torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
 
 
+class PretrainingTrainer(ScheduleWithinBudget, CheckpointsAsInMemory):
+    """The pretraining Trainer: checkpoints as in memory, the schedule ending with the budget."""
+
+
 def next_token_argmax(logits, labels):
     """Keep only each position's most likely token: evaluation then stores ints, not logits."""
     return logits.argmax(dim=-1)
@@ -138,11 +143,14 @@ def next_token_accuracy(prediction):
 
 
 def make_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
-                 checkpoint_dir, callbacks=()):
-    """The Trainer of a run; ``settings`` must have its model defaults filled in."""
+                 checkpoint_dir, callbacks=(), time_budget=None):
+    """The Trainer of a run; ``settings`` must have its model defaults filled in.
+
+    ``time_budget`` (a ``TimeBudget``) stops the run and ends its learning-rate schedule.
+    """
     arguments = training_arguments(settings, checkpoint_dir,
                                    steps_per_epoch(len(train_set), settings))
-    trainer = CheckpointsAsInMemory(
+    trainer = PretrainingTrainer(
         model=model,
         args=arguments,
         train_dataset=train_set,
@@ -154,7 +162,8 @@ def make_trainer(model, tokenizer, train_set, validation_set, settings, row_leng
         preprocess_logits_for_metrics=next_token_argmax,
         compute_metrics=next_token_accuracy,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
-                   *callbacks],
+                   *callbacks, *([time_budget] if time_budget else [])],
+        time_budget=time_budget,
     )
     return without_default_printers(trainer)
 
@@ -165,7 +174,8 @@ def run_trainer(model, tokenizer, train_set, validation_set, settings, row_lengt
     time_budget = TimeBudget(settings.time_budget_minutes, print_fn,
                              validation_tokens=int(validation_set.lengths().sum()))
     trainer = make_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
-                           checkpoint_dir, callbacks=[ProgressLines(print_fn), time_budget])
+                           checkpoint_dir, callbacks=[ProgressLines(print_fn)],
+                           time_budget=time_budget)
     micro, accumulation = micro_batching(settings)
     checkpoint = last_complete_checkpoint(checkpoint_dir)
     if checkpoint:
