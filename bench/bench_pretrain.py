@@ -86,6 +86,9 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--row-length", type=int, default=0, help="0: dnalm's default")
     parser.add_argument("--compile", action="store_true", help="dnalm recipe with torch.compile")
+    parser.add_argument("--compile-backend", default="inductor",
+                        help="torch.compile backend of the compiled recipe (aot_eager: trace "
+                             "only, no code generation, to check the path quickly on a CPU)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="dnalm's precision (auto: what dnalm pretrain picks here)")
     parser.add_argument("--baseline-precision", choices=("fp32", "bf16"),
@@ -261,6 +264,7 @@ def run_one(args, recipe):
         use_cpu=not on_gpu,
         torch_compile=compiled,
         torch_compile_mode=compile_mode("auto") if compiled else None,
+        torch_compile_backend=args.compile_backend if compiled else None,
         save_strategy="no",
         eval_strategy="no",
         logging_strategy="no",

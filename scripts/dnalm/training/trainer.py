@@ -222,7 +222,7 @@ def run_trainer(model, tokenizer, train_set, validation_set, settings, row_lengt
     print_fn(
         f"training: {len(train_set):,} sequences, {len(validation_set):,} for validation; "
         f"micro-batch {micro} x accumulation {accumulation} x {world_size()} device(s); "
-        f"{'bf16' if trainer.args.bf16 else 'fp32'}",
+        f"{'bf16' if trainer.args.bf16 else 'fp32'}{compiled_shape(trainer)}",
         flush=True,
     )
     warn_if_few_steps(len(train_set), settings, print_fn)
@@ -240,6 +240,15 @@ def run_trainer(model, tokenizer, train_set, validation_set, settings, row_lengt
         accumulation=accumulation,
         bf16=trainer.args.bf16,
     )
+
+
+def compiled_shape(trainer):
+    """``"; torch.compile MODE, batches of R x W tokens"`` for the log, or "" when not compiled."""
+    if not trainer.args.torch_compile:
+        return ""
+    collator = trainer.data_collator
+    return (f"; torch.compile {trainer.args.torch_compile_mode}, batches of "
+            f"{collator.fixed_rows} x {collator.row_length} tokens")
 
 
 def warn_if_few_steps(n_train, settings, print_fn=print):
