@@ -17,10 +17,15 @@ process so that peak memory is its own.
   of ``dnalm.runtime.autocast_experts``: grouped GEMMs in bf16 under autocast instead of
   fp32 (on a GPU, one CUTLASS kernel instead of one matrix product per expert).
 * dnalm      -- ``dnalm pretrain``'s recipe: packed rows, grouped-GEMM experts, fused
-  AdamW, the accumulation folded into larger micro-batches, the precision and
-  attention kernels ``--precision auto`` / ``--attention auto`` pick on this
-  machine (bf16 and eager attention on a CPU with AMX, bf16 and SDPA on a GPU),
+  AdamW, the loss in chunks (``dnalm.training.loss``), the accumulation folded into
+  larger micro-batches (on a GPU of 40 GiB or more the whole step in one pass), the
+  precision and attention kernels ``--precision auto`` / ``--attention auto`` pick on
+  this machine (bf16 and eager attention on a CPU with AMX, bf16 and SDPA on a GPU),
   and the allocator setting of ``dnalm.runtime.allocator`` (``--compile`` adds torch.compile).
+* dnalm_compiled -- (only when asked for with ``--recipes``) ``dnalm pretrain --compile``:
+  batches of one fixed shape, torch.compile in the mode ``--compile-mode auto`` picks
+  (reduce-overhead, i.e. CUDA graphs, on a GPU; default on a CPU); two more warm-up
+  steps, for compiling and recording.
 
 Precision: on a GPU every recipe runs in bf16, as the tutorial asks
 (``bf16=True``). On a CPU transformers refuses the tutorial's ``bf16=True``
@@ -32,8 +37,9 @@ Reported: real (non-padding) tokens per second, the ratios, peak memory, and on
 a GPU the model FLOPs utilisation (MFU): training FLOPs per real token (6 x the
 active matmul weights + causal attention over each sequence) x tokens/s / the
 GPU's dense bf16 peak. Runs unchanged on CPU and GPU. ``--json`` writes the
-figures; ``--profile`` runs one more dnalm step under torch.profiler and writes
-where its time goes (top kernels).
+figures; ``--profile`` runs one more step of the best dnalm recipe asked for
+(dnalm_compiled, else dnalm) under torch.profiler and writes where its time goes
+(top kernels) and the share of the step the GPU was busy.
 
     .venv/bin/python bench/bench_pretrain.py                  # tutorial preset, ~11 min on 2 cores
     .venv/bin/python bench/bench_pretrain.py --gradient-accumulation 4 --steps 4   # ~3 min
@@ -62,7 +68,7 @@ from dnalm.runtime.hardware import (
 HERE = Path(__file__).resolve().parent
 DEFAULT_FASTA = HERE.parent / "tests" / "data" / "pretrain_windows.fa"
 RECIPES = ("published", "defaults", "dnalm")
-EXTRA_RECIPES = ("dnalm_bf16_experts",)  # dnalm with dnalm.runtime.autocast_experts
+EXTRA_RECIPES = ("dnalm_bf16_experts", "dnalm_compiled")  # asked for by --recipes
 # Dense bf16 tensor-core peak (TFLOP/s) for MFU, by GPU name; the first name found wins.
 PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.0, "H200": 989.0,
                     "GH200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,
@@ -80,13 +86,17 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--row-length", type=int, default=0, help="0: dnalm's default")
     parser.add_argument("--compile", action="store_true", help="dnalm recipe with torch.compile")
+    parser.add_argument("--compile-backend", default="inductor",
+                        help="torch.compile backend of the compiled recipe (aot_eager: trace "
+                             "only, no code generation, to check the path quickly on a CPU)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="dnalm's precision (auto: what dnalm pretrain picks here)")
     parser.add_argument("--baseline-precision", choices=("fp32", "bf16"),
                         help="the tutorial recipes' precision on a CPU (default fp32; GPU: bf16)")
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--json", help="write the figures to this file")
-    parser.add_argument("--profile", help="profile one more dnalm step; write its top kernels here")
+    parser.add_argument("--profile", help="profile one more step of the best dnalm recipe; "
+                                          "write its top kernels here")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one recipe, print JSON
     return parser.parse_args(argv)
 
@@ -144,6 +154,7 @@ class StepProfiler:
                     outer.stop()
 
         self.callback = Callback()
+        self.busy_share = None
 
     def start(self):
         from torch.profiler import ProfilerActivity, profile
@@ -166,6 +177,7 @@ class StepProfiler:
         events = self.profiler.key_averages()
         table = events.table(sort_by=sort_by, row_limit=PROFILE_ROWS, max_name_column_width=70)
         busy = sum(getattr(e, sort_by) for e in events) / 1e6  # microseconds -> seconds
+        self.busy_share = busy / seconds if on_gpu else None
         where = "GPU kernels" if on_gpu else "CPU operators (self time, all threads)"
         Path(self.path).write_text(
             f"one dnalm optimiser step under torch.profiler: {seconds:.3f} s wall-clock, "
@@ -180,7 +192,9 @@ def run_one(args, recipe):
     from dnalm.tokenization.loading import to_transformers
     from dnalm.training import presets
     from dnalm.training.data import SequenceDataset
-    from dnalm.training.packing import PackedCollator, auto_row_length
+    from dnalm.runtime.hardware import compile_mode
+    from dnalm.training.loss import CausalLMLoss
+    from dnalm.training.packing import PackedCollator, auto_row_length, fixed_shape_collator
     from dnalm.training.pretraining_settings import TrainingSettings
     from dnalm.training.trainer import micro_batching
     from transformers import (
@@ -190,8 +204,10 @@ def run_one(args, recipe):
         set_seed,
     )
 
-    profile = bool(args.profile) and recipe == "dnalm"
-    n_steps = args.warmup + args.steps + (1 if profile else 0)
+    profile = bool(args.profile) and recipe == profiled_recipe(args.recipes)
+    compiled = recipe == "dnalm_compiled" or (args.compile and recipe.startswith("dnalm"))
+    warmup = args.warmup + (2 if compiled else 0)  # compiling, then recording the CUDA graphs
+    n_steps = warmup + args.steps + (1 if profile else 0)
     n_sequences = n_steps * args.batch_size * args.gradient_accumulation
     tokenizer, sequences = load_windows(args.fasta, n_sequences)
     hf_tokenizer = to_transformers(tokenizer)
@@ -199,6 +215,7 @@ def run_one(args, recipe):
     set_seed(0)
     on_gpu = torch.cuda.is_available()
     micro, accumulation = args.batch_size, args.gradient_accumulation
+    loss = None  # the model's own
     if recipe.startswith("dnalm"):
         keep_freed_memory()
         bf16 = use_bf16(args.precision)
@@ -214,7 +231,12 @@ def run_one(args, recipe):
                                     experts=experts)
         dataset = SequenceDataset(sequences)
         row_length = args.row_length or auto_row_length([len(s) for s in sequences])
-        collator = PackedCollator(hf_tokenizer.pad_token_id, row_length, fixed_width=args.compile)
+        if compiled:
+            collator = fixed_shape_collator(hf_tokenizer.pad_token_id, row_length,
+                                            [len(s) for s in sequences], micro)
+        else:
+            collator = PackedCollator(hf_tokenizer.pad_token_id, row_length)
+        loss = CausalLMLoss(getattr(config, "router_aux_loss_coef", 0.0))
         optim = "adamw_torch_fused"
     else:
         bf16 = on_gpu or args.baseline_precision == "bf16"
@@ -225,10 +247,11 @@ def run_one(args, recipe):
         dataset = SequenceDataset(sequences)
         collator = DataCollatorForLanguageModeling(tokenizer=hf_tokenizer, mlm=False)
         optim = "adamw_torch" if recipe == "published" else "adamw_torch_fused"
-    timer = StepTimer(args.warmup, args.warmup + args.steps)
+    timer = StepTimer(warmup, warmup + args.steps)
     callbacks = [timer.callback]
-    if profile:
-        callbacks.append(StepProfiler(args.warmup + args.steps, args.profile).callback)
+    profiler = StepProfiler(warmup + args.steps, args.profile) if profile else None
+    if profiler:
+        callbacks.append(profiler.callback)
     arguments = TrainingArguments(
         output_dir=os.environ.get("TMPDIR", "/tmp") + f"/bench_pretrain_{recipe}",
         max_steps=n_steps,
@@ -239,7 +262,9 @@ def run_one(args, recipe):
         optim=optim,
         bf16=bf16,
         use_cpu=not on_gpu,
-        torch_compile=args.compile and recipe.startswith("dnalm"),
+        torch_compile=compiled,
+        torch_compile_mode=compile_mode("auto") if compiled else None,
+        torch_compile_backend=args.compile_backend if compiled else None,
         save_strategy="no",
         eval_strategy="no",
         logging_strategy="no",
@@ -251,7 +276,7 @@ def run_one(args, recipe):
         dataloader_drop_last=True,
     )
     trainer = Trainer(model=model, args=arguments, train_dataset=dataset, data_collator=collator,
-                      processing_class=hf_tokenizer, callbacks=callbacks)
+                      processing_class=hf_tokenizer, callbacks=callbacks, compute_loss_func=loss)
     if on_gpu:
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
@@ -268,7 +293,15 @@ def run_one(args, recipe):
                 ("GPU" if on_gpu else "asked" if args.baseline_precision else "tutorial on a CPU"),
                 micro_batch=micro, accumulation=accumulation,
                 experts=getattr(model.config, "_experts_implementation", None),
-                compile=arguments.torch_compile)
+                compile=arguments.torch_compile_mode if compiled else False,
+                rows_per_pass=getattr(collator, "fixed_rows", None) or None,
+                gpu_busy_share=profiler.busy_share if profiler else None)
+
+
+def profiled_recipe(recipes):
+    """The recipe ``--profile`` profiles: the best dnalm recipe asked for."""
+    asked = recipes.split(",")
+    return next((r for r in ("dnalm_compiled", "dnalm") if r in asked), None)
 
 
 def flops_per_token(config, active_parameters, sequences):
@@ -301,14 +334,16 @@ def main(argv=None):
           f"{args.gradient_accumulation}, {args.steps} timed steps after "
           f"{args.warmup} warm-up; torch {torch.__version__}, transformers "
           f"{transformers.__version__}; {device}", flush=True)
-    results = {}
+    results, failed = {}, []
     peak = peak_tflops()
     for recipe in args.recipes.split(","):
         command = [sys.executable, __file__, "--one", recipe, *(argv or sys.argv[1:])]
         completed = subprocess.run(command, capture_output=True, text=True)
-        if completed.returncode:
+        if completed.returncode:  # the other recipes still run and report
             sys.stderr.write(completed.stderr[-4000:])
-            raise SystemExit(f"recipe {recipe} failed")
+            print(f"{recipe:18s} FAILED (exit {completed.returncode})", flush=True)
+            failed.append(recipe)
+            continue
         results[recipe] = json.loads(completed.stdout.strip().splitlines()[-1])
         result = results[recipe]
         line = (f"{recipe:18s} {result['tokens_per_second']:10,.0f} real tokens/s   "
@@ -333,7 +368,9 @@ def main(argv=None):
             preset=args.preset, batch_size=args.batch_size,
             gradient_accumulation=args.gradient_accumulation, steps=args.steps,
             device=device, peak_bf16_tflops=peak, torch=torch.__version__,
-            transformers=transformers.__version__, recipes=results), indent=1))
+            transformers=transformers.__version__, recipes=results, failed=failed), indent=1))
+    if failed:
+        raise SystemExit(f"recipe(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Figures of a bench/gpu_check.sh run: one line per step, then summary.md and results.json.
 
-    python bench/gpu_check_report.py line STEP WORKDIR      # the figures of one step, one line
-    python bench/gpu_check_report.py summary WORKDIR OUTDIR # summary.md + results.json in OUTDIR
+    python bench/gpu_check_report.py line STEP WORKDIR OUTDIR # the figures of one step, one line
+    python bench/gpu_check_report.py summary WORKDIR OUTDIR   # summary.md + results.json in OUTDIR
+    python bench/gpu_check_report.py faster-recipe WORKDIR    # dnalm or dnalm_compiled
+    python bench/gpu_check_report.py train-figures METRICS PRESET MINUTES TARGET [RECIPE HELD_OUT]
 
 WORKDIR holds what the steps wrote: steps.tsv (name, status, seconds) and the
-benches' JSON files (pretrain.json, embed.json, probe.json, train.json);
+benches' JSON files (pretrain.json, embed.json, probe.json, train.json,
+genome_train.json, genome_probe.json);
 OUTDIR/pytest.xml is the GPU tests' JUnit report with the figures they recorded.
 """
 
@@ -64,7 +67,10 @@ def pretrain_line(work, out, name="pretrain.json"):
         text = f"{name} {recipe['tokens_per_second']:,.0f} tok/s"
         if recipe.get("mfu") is not None:
             text += f" (MFU {100 * recipe['mfu']:.1f}%)"
+        if recipe.get("gpu_busy_share") is not None:
+            text += f" (GPU busy {100 * recipe['gpu_busy_share']:.0f}% of a step)"
         parts.append(text)
+    parts += [f"{name} FAILED" for name in figures.get("failed", [])]
     for name, recipe in figures["recipes"].items():
         ratios = [f"{recipe[key]:.1f}x {key.removeprefix('speedup_over_')}"
                   for key in ("speedup_over_published", "speedup_over_defaults") if key in recipe]
@@ -82,8 +88,8 @@ def embed_line(work, out):
             f"{figures['speedup']:.1f}x")
 
 
-def train_line(work, out):
-    figures = load(Path(work) / "train.json")
+def train_line(work, out, name="train.json"):
+    figures = load(Path(work) / name)
     if not figures:
         return "no figures"
     return (f"{figures['preset']} preset, {figures['minutes']:g} min budget: "
@@ -93,8 +99,16 @@ def train_line(work, out):
             f"{figures.get('best_accuracy', float('nan')):.4f}")
 
 
-def probe_line(work, out):
-    figures = load(Path(work) / "probe.json")
+def genome_train_line(work, out):
+    figures = load(Path(work) / "genome_train.json")
+    if not figures:
+        return "no figures"
+    return (f"recipe {figures.get('recipe', '?')}, held out {figures.get('held_out', '?')}; "
+            + train_line(work, out, "genome_train.json"))
+
+
+def probe_line(work, out, name="probe.json"):
+    figures = load(Path(work) / name)
     if not figures:
         return "no figures"
     return ("test accuracy: pretrained {:.4f}, random init {:.4f}, 6-mer {:.4f}".format(
@@ -102,13 +116,23 @@ def probe_line(work, out):
         figures["kmer"]["test_accuracy"]))
 
 
-def compile_line(work, out):
-    return pretrain_line(work, out, "compile.json")
+def genome_probe_line(work, out):
+    figures = load(Path(work) / "genome_probe.json")
+    rows = "/".join(str(n) for n in (figures or {}).get("rows", {}).values())
+    return f"coding vs intergenic ({rows} windows), " + probe_line(work, out, "genome_probe.json")
+
+
+def faster_recipe(work):
+    """The dnalm recipe the genome training uses: the compiled one where it was faster."""
+    recipes = (load(Path(work) / "pretrain.json") or {}).get("recipes", {})
+    speed = {name: recipes[name]["tokens_per_second"] for name in ("dnalm", "dnalm_compiled")
+             if name in recipes}
+    return "dnalm_compiled" if speed.get("dnalm_compiled", 0) > speed.get("dnalm", 0) else "dnalm"
 
 
 LINES = {"gpu-tests": gpu_tests_line, "pretrain-bench": pretrain_line,
-         "compile-bench": compile_line, "embed-bench": embed_line, "train": train_line,
-         "probe": probe_line}
+         "embed-bench": embed_line, "train": train_line, "probe": probe_line,
+         "genome-train": genome_train_line, "genome-probe": genome_probe_line}
 
 
 def training_figures(metrics_tsv, preset, minutes):
@@ -144,9 +168,10 @@ def summary(work, out):
     results = {"environment": environment, "steps": steps,
                "gpu_tests": pytest_figures(out / "pytest.xml"),
                "pretrain_bench": load(work / "pretrain.json"),
-               "compile_bench": load(work / "compile.json"),
                "embed_bench": load(work / "embed.json"),
-               "train": load(work / "train.json"), "probe": load(work / "probe.json")}
+               "train": load(work / "train.json"), "probe": load(work / "probe.json"),
+               "genome_train": load(work / "genome_train.json"),
+               "genome_probe": load(work / "genome_probe.json")}
     (out / "results.json").write_text(json.dumps(results, indent=1))
 
     lines = [f"# gpu_check {environment.get('mode', '')} run, {environment.get('date', '')}", "",
@@ -176,9 +201,14 @@ def main(argv):
             print(LINES[name](work, out) if name in LINES else "")
         except Exception as error:  # a figure line must never fail the run
             print(f"(figures unreadable: {error})")
-    elif argv[:1] == ["train-figures"] and len(argv) == 5:
-        metrics, preset, minutes, target = argv[1:]
-        Path(target).write_text(json.dumps(training_figures(metrics, preset, float(minutes))))
+    elif argv[:1] == ["train-figures"] and len(argv) in (5, 7):
+        metrics, preset, minutes, target = argv[1:5]
+        figures = training_figures(metrics, preset, float(minutes))
+        if len(argv) == 7:
+            figures.update(recipe=argv[5], held_out=argv[6])
+        Path(target).write_text(json.dumps(figures))
+    elif argv[:1] == ["faster-recipe"] and len(argv) == 2:
+        print(faster_recipe(argv[1]))
     elif argv[:1] == ["summary"] and len(argv) == 3:
         summary(*argv[1:])
     else:

@@ -342,3 +342,35 @@ def test_embed_tool_runs_on_the_device(tmp_path, capsys, windows, record_propert
     record_property("agreement", agreement)
     assert agreement["relative_error"] < (4e-2 if DEVICE.type == "cuda" else 1e-5), agreement
     assert agreement["min_cosine"] > 0.99, agreement
+
+
+@pytest.mark.slow  # minutes of compiling on a CPU
+def test_compiled_training_replays_one_shape_with_the_eager_losses(tmp_path, capsys):
+    """--compile: fixed-shape batches, CUDA graphs (reduce-overhead) on a GPU, the eager losses."""
+    from dnalm.cli import main
+    from dnalm.io.token_table import TokenTableWriter
+    from dnalm.runtime.hardware import compile_mode
+    from dnalm.tokenization.loading import load_tokenizer
+
+    if DEVICE.type == "cpu" and torch.cuda.is_available():
+        pytest.skip("the CLI trains on the GPU when one is visible")
+    tokenizer = load_tokenizer()
+    records = read_fasta(WINDOWS)[:160]
+    tokens = tmp_path / "tokens.parquet"
+    with TokenTableWriter(tokens, tokenizer.to_str()) as writer:
+        writer.write({"id": [name for name, _ in records],
+                      "input_ids": [e.ids for e in tokenizer.encode_batch([s for _, s in records])]})
+    losses = {}
+    for name, extra in (("eager", []), ("compiled", ["--compile"])):
+        argv = ["pretrain", str(tokens), "-o", str(tmp_path / f"{name}.zip"), "--preset", "tiny",
+                "--batch-size", "32", "--max-steps", "4", "--logging-steps", "1",
+                "--precision", "fp32", "--metrics", str(tmp_path / f"{name}.tsv"),
+                "--checkpoint-dir", str(tmp_path / f"{name}_ck"), *extra]
+        assert main(argv) == 0
+        with open(tmp_path / f"{name}.tsv", newline="") as handle:
+            losses[name] = [float(row["train_loss"]) for row in csv.DictReader(handle, delimiter="\t")
+                            if row["kind"] == "step"]
+        if extra:
+            assert f"torch.compile {compile_mode('auto')}, batches of " in capsys.readouterr().out
+    assert len(losses["eager"]) == 4
+    np.testing.assert_allclose(losses["compiled"], losses["eager"], rtol=1e-3)

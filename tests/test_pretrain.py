@@ -503,3 +503,39 @@ def test_several_gpus_relaunch_under_torchrun():
                            "-m", "dnalm.cli", "pretrain", "t.parquet", "-o", "m.zip"]
     if torch.cuda.device_count() < 2:
         assert relaunch_if_several_gpus(["pretrain"]) is None  # train in this process
+
+
+def test_the_relaunch_is_decided_by_torchruns_environment_not_argv(monkeypatch, capsys):
+    """`dnalm pretrain` relaunches itself on several GPUs, except inside torchrun (LOCAL_RANK)."""
+    import dnalm.runtime.multi_gpu as multi_gpu
+
+    launched = []
+    monkeypatch.setattr(multi_gpu, "gpus_to_use", lambda: 2)
+    monkeypatch.setattr(multi_gpu.subprocess, "call",
+                        lambda command, env: launched.append((command, env)) or 0)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv("DNALM_NO_DDP", raising=False)
+    argv = ["pretrain", "absent.parquet", "-o", "m.zip", "--preset", "tiny"]
+    assert main(argv) == 0  # main() called as a test calls it: the same decision as the CLI
+    (command, env), = launched
+    assert command[-len(argv):] == argv and "--nproc-per-node=2" in command
+    assert main(["tokenize", "absent.fa", "-o", "t.parquet"]) == 1  # not a data-parallel command
+    assert len(launched) == 1
+
+    monkeypatch.setenv("LOCAL_RANK", "0")  # a torchrun rank: train here
+    assert main(argv) == 1
+    assert "absent.parquet does not exist" in capsys.readouterr().err
+    assert len(launched) == 1
+
+
+def test_a_large_gpu_runs_the_tutorials_step_in_one_pass(monkeypatch):
+    from types import SimpleNamespace
+
+    from dnalm.training.pretraining import TrainingSettings, micro_batching
+
+    tutorial = TrainingSettings().with_model_defaults("tutorial")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for gib, expected in ((80, (1600, 1)), (24, (400, 4))):
+        monkeypatch.setattr(torch.cuda, "get_device_properties",
+                            lambda device, gib=gib: SimpleNamespace(total_memory=gib * 2**30))
+        assert micro_batching(tutorial) == expected

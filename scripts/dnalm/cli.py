@@ -2,7 +2,9 @@
 
 Each subcommand lives in ``dnalm.commands.<name>`` and provides
 ``add_arguments(parser)`` and ``run(args)``; the work itself is done by plain
-functions in the package, testable without Galaxy and without a GPU.
+functions in the package, testable without Galaxy and without a GPU. A
+command that declares ``DATA_PARALLEL = True`` is run once per GPU under
+torchrun where several GPUs are visible (``dnalm.runtime.multi_gpu``).
 """
 
 import argparse
@@ -43,7 +45,8 @@ def build_parser(selected=None):
             module = importlib.import_module(f"dnalm.commands.{module_name}")
             sub.description = module.__doc__
             module.add_arguments(sub)
-            sub.set_defaults(run=module.run)
+            sub.set_defaults(run=module.run,
+                             data_parallel=getattr(module, "DATA_PARALLEL", False))
     return parser
 
 
@@ -52,6 +55,15 @@ def main(argv=None):
     selected = next((word for word in argv if word in COMMANDS), None)
     args = build_parser(selected).parse_args(argv)
     try:
+        if args.data_parallel:
+            from dnalm.runtime.multi_gpu import relaunch_if_several_gpus
+
+            exit_code = relaunch_if_several_gpus(argv)
+            if exit_code is not None:  # the torchrun processes did the work
+                if exit_code:
+                    raise DnalmError(
+                        f"the data-parallel training processes failed (exit {exit_code})")
+                return 0
         args.run(args)
     except DnalmError as error:
         print(f"dnalm {args.command}: error: {error}", file=sys.stderr)

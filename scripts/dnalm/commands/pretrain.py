@@ -7,15 +7,17 @@ output is a zip of a Hugging Face model directory with its tokenizer.
 Example: dnalm pretrain tokens.parquet -o model.zip --preset tiny --epochs 2 --report report.html
 """
 
-import sys
 import tempfile
 from pathlib import Path
 
 from dnalm.commands.setting_options import add_setting_options, settings_from_args
-from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs
 from dnalm.training.presets import PRESETS
 from dnalm.training.pretraining_settings import OUTPUTS, TrainingSettings
+
+# On a node with several GPUs, `dnalm` runs this command once per GPU under torchrun
+# (dnalm.runtime.multi_gpu); each process then trains one data-parallel rank.
+DATA_PARALLEL = True
 
 
 def add_arguments(parser):
@@ -42,16 +44,10 @@ def add_arguments(parser):
 def run(args):
     from dnalm.runtime.allocator import keep_freed_memory
     from dnalm.runtime.device import announce_device
-    from dnalm.runtime.multi_gpu import is_main_process, relaunch_if_several_gpus
+    from dnalm.runtime.multi_gpu import is_main_process
     from dnalm.training.checkpoints import checkpoint_folder
     from dnalm.training.pretraining import ModelChoice, pretrain
 
-    if sys.argv[1:2] == ["pretrain"]:  # the `dnalm pretrain` process itself, not a test's main()
-        exit_code = relaunch_if_several_gpus(sys.argv[1:])
-        if exit_code is not None:
-            if exit_code:
-                raise DnalmError(f"the data-parallel training processes failed (exit {exit_code})")
-            return
     settings = settings_from_args(TrainingSettings, args)
     keep_freed_memory()
     announce_device("pretrain")

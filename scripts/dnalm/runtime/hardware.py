@@ -23,6 +23,11 @@ in bf16 (``autocast_experts``): transformers' own ``grouped_mm`` multiplies in
 the fp32 of the master weights, which CUDA runs as one product per expert. On
 an H100 that doubled training speed (92,604 -> 180,542 tokens/s, bench/RESULTS.md).
 On a CPU the experts stay fp32: bf16 grouped GEMMs have no oneDNN path there.
+
+Compilation (``--compile``): on a GPU the step is replayed as CUDA graphs
+(``reduce-overhead``): the profile of issue 12 showed the GPU idle 70% of a
+step while the CPU launched ~12,800 small kernels. CUDA graphs do not exist
+on a CPU, where ``default`` (fused kernels) is the mode.
 """
 
 import torch
@@ -82,3 +87,10 @@ def flash_attention_installed():
     from transformers.utils import is_flash_attn_2_available
 
     return is_flash_attn_2_available()
+
+
+def compile_mode(requested="auto"):
+    """The ``torch.compile`` mode to run ``requested`` with on this machine."""
+    if requested != "auto":
+        return requested
+    return "reduce-overhead" if torch.cuda.is_available() else "default"

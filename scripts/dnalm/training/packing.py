@@ -19,6 +19,12 @@ A row's unused tail is filled with padding that forms its own "sequence"
 The collator keeps the Trainer's batch in sequences (32 sequences stay 32
 sequences), so the effective batch of the optimiser is the tutorial's.
 
+Fixed shapes (``fixed_shape_collator``): for ``torch.compile`` and CUDA graphs,
+whose compiled step replays only for the shape it was made for, every batch
+is padded to ``row_length`` and to a fixed number of rows, enough for the
+batch with the most tokens the data can give (its ``micro`` longest
+sequences). Rows of padding only carry no labels, so the loss is unchanged.
+
 How long a row? SDPA and eager attention compute every (query, key) pair of a
 row and mask the cross-sequence ones, so attention costs grow with the row
 length while padding shrinks. By default rows hold twice the longest sequence
@@ -39,10 +45,29 @@ class PackedCollator:
     pad_token_id: int
     row_length: int = 256
     fixed_width: bool = False  # pad every row to row_length: fewer shapes for torch.compile
+    fixed_rows: int = 0  # pad every batch to this many rows (0: as many as it needs)
 
     def __call__(self, examples):
         rows = pack_into_rows([example["input_ids"] for example in examples], self.row_length)
+        if self.fixed_rows and len(rows) > self.fixed_rows:
+            # Only sequences of unusual lengths get here; the new shape is compiled once more.
+            print(f"note: a batch needs {len(rows)} packed rows, more than the "
+                  f"{self.fixed_rows} of the compiled shape; every batch now gets {len(rows)}",
+                  flush=True)
+            self.fixed_rows = len(rows)
+        rows += [[] for _ in range(self.fixed_rows - len(rows))]
         return rows_to_batch(rows, self.pad_token_id, self.row_length if self.fixed_width else None)
+
+
+def fixed_shape_collator(pad_token_id, row_length, lengths, micro_batch):
+    """A ``PackedCollator`` whose batches are all (rows x ``row_length``), rows fixed by the data.
+
+    The rows are those that the ``micro_batch`` longest of ``lengths`` (tokens
+    per sequence) pack into: the batch with the most tokens.
+    """
+    longest = sorted((int(n) for n in lengths), reverse=True)[:micro_batch]
+    rows = len(pack_into_rows([range(n) for n in longest], row_length))
+    return PackedCollator(pad_token_id, row_length, fixed_width=True, fixed_rows=rows)
 
 
 def auto_row_length(lengths):
@@ -76,7 +101,7 @@ def pack_into_rows(sequences, row_length):
 def rows_to_batch(rows, pad_token_id, width=None):
     """Tensors ``input_ids``, ``position_ids``, ``labels`` of shape (rows, ``width``).
 
-    ``width`` defaults to the longest row.
+    ``width`` defaults to the longest row; an empty row is all padding.
     """
     width = max([sum(len(sequence) for sequence in row) for row in rows] + [width or 0])
     input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)

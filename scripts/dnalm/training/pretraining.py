@@ -25,7 +25,7 @@ __all__ = ["ModelChoice", "PretrainResult", "TrainingSettings", "micro_batching"
 
 # Settings a resumed run may change without becoming another run.
 MAY_CHANGE_ON_RESUME = ("epochs", "time_budget_minutes", "max_steps", "logging_steps",
-                        "dataloader_workers", "compile", "attention", "experts")
+                        "dataloader_workers", "compile", "compile_mode", "attention", "experts")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dnalm.settings import check_settings, setting
 
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 EXPERTS_CHOICES = ("grouped_mm", "batched_mm", "eager")
+COMPILE_MODES = ("auto", "default", "reduce-overhead")
 
 # The knobs whose default depends on the model: the tutorial's for every model but tiny.
 TUTORIAL_DEFAULTS = dict(batch_size=32, gradient_accumulation=50, learning_rate=5e-4)
@@ -80,7 +81,12 @@ class TrainingSettings:
     precision: str = setting(
         "auto", "auto = bf16 mixed precision where the hardware has it (GPUs, CPUs with AMX or "
         "AVX512-BF16), else fp32", choices=PRECISIONS, group=SPEED)
-    compile: bool = setting(False, "compile the model with torch.compile", group=SPEED)
+    compile: bool = setting(False, "compile the model with torch.compile (batches then get "
+                            "one fixed shape)", group=SPEED)
+    compile_mode: str = setting(
+        "auto", "torch.compile mode with --compile: auto = reduce-overhead on a GPU (the step "
+        "replayed as CUDA graphs, no kernel-launch overhead), default on a CPU",
+        choices=COMPILE_MODES, group=SPEED)
     row_length: int = setting(
         0, "tokens per packed row (sequences are packed, never split); 0 = twice the longest "
         "sequence", group=SPEED, min=0)

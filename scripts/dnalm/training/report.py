@@ -6,6 +6,8 @@ import io
 
 from dnalm.io.plotting import pyplot
 
+from dnalm.runtime.hardware import compile_mode  # noqa: E402
+
 
 def plot_loss_curve(rows, path, title="Pretraining"):
     """Training loss per logging step and validation loss per epoch, against epochs."""
@@ -111,7 +113,8 @@ def report_sections(result):
             "precision": "bf16" if run.bf16 else "fp32",
             "packed row length": settings.row_length,
             "attention / experts": f"{config._attn_implementation} / {settings.experts}",
-            "torch.compile": settings.compile,
+            "torch.compile": (compile_mode(settings.compile_mode) if settings.compile
+                              else "off"),
         },
         "Result": {
             "best epoch": f"{best['epoch']:.0f}" if best else "none evaluated",

@@ -5,8 +5,10 @@ batch 32 x gradient accumulation 50, evaluate and save every epoch, keep the
 best model by validation loss, early stopping with patience 3). What makes it
 fast is below the Trainer: packed rows (see ``packing``), fused attention
 kernels, grouped-GEMM experts, fused AdamW, bf16 where the hardware has it
-(see ``runtime.hardware``), optional ``torch.compile``, and bigger
-micro-batches with the same effective batch in sequences.
+(see ``runtime.hardware``), a loss computed in chunks (see ``loss``), optional
+``torch.compile`` on batches of one fixed shape, and bigger micro-batches
+with the same effective batch in sequences (on a large GPU, the whole
+optimiser step in one pass).
 """
 
 import math
@@ -20,15 +22,21 @@ from transformers import EarlyStoppingCallback, Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from dnalm.runtime.hardware import use_bf16
+from dnalm.runtime.hardware import compile_mode, use_bf16
 from dnalm.runtime.multi_gpu import world_size
 from dnalm.training import trainer_arguments
 from dnalm.training.budget_schedule import ScheduleWithinBudget
 from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.checkpoints import last_complete_checkpoint
-from dnalm.training.packing import IGNORE_INDEX, PackedCollator
+from dnalm.training.loss import CausalLMLoss
+from dnalm.training.packing import IGNORE_INDEX, PackedCollator, fixed_shape_collator
 
 FEW_STEPS_PER_EPOCH = 10  # fewer, and the job log says what to lower
+# Sequences per forward pass at most (--micro-batch-size 0). On a GPU of 40 GiB or more the
+# tutorial's whole optimiser step (1,600 sequences, ~72k tokens) is one pass: one launch of
+# each kernel per step instead of four. The tutorial model took 4.6 GiB at 400 per pass (H100).
+MICRO_BATCH_LIMITS = {"cpu": 256, "gpu": 512, "large gpu": 2048}
+LARGE_GPU_GIB = 40
 
 
 @dataclass
@@ -52,17 +60,25 @@ def micro_batching(settings):
     32 sequences of ~45 tokens are too few to keep the hardware busy (64
     experts get ~20 tokens each), so the accumulation is folded into larger
     micro-batches: the largest divisor of the per-device sequences per update
-    up to 256 on a CPU, 512 on a GPU. The update is the same: the Trainer
+    up to ``micro_batch_limit()``. The update is the same: the Trainer
     averages the loss over all target tokens of the update either way.
     """
     effective = settings.batch_size * settings.gradient_accumulation
     per_device = max(1, effective // world_size())
     micro = settings.micro_batch_size
     if micro <= 0:
-        limit = 512 if torch.cuda.is_available() else 256
+        limit = micro_batch_limit()
         micro = max(d for d in range(1, min(per_device, limit) + 1) if per_device % d == 0)
     micro = min(micro, per_device)
     return micro, max(1, per_device // micro)
+
+
+def micro_batch_limit():
+    """The most sequences per forward pass this machine takes by default."""
+    if not torch.cuda.is_available():
+        return MICRO_BATCH_LIMITS["cpu"]
+    gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+    return MICRO_BATCH_LIMITS["large gpu" if gib >= LARGE_GPU_GIB else "gpu"]
 
 
 def steps_per_epoch(n_sequences, settings):
@@ -83,6 +99,7 @@ def training_arguments(settings, checkpoint_dir, epoch_steps):
         max_grad_norm=settings.max_grad_norm,
         bf16=use_bf16(settings.precision),
         torch_compile=settings.compile,
+        torch_compile_mode=compile_mode(settings.compile_mode) if settings.compile else None,
         save_strategy="epoch",
         save_total_limit=2,  # the newest, plus the best kept by load_best_model_at_end
         load_best_model_at_end=True,
@@ -142,6 +159,14 @@ def next_token_accuracy(prediction):
     return {"accuracy": float((predicted[counted] == targets[counted]).mean())}
 
 
+def batch_collator(pad_token_id, row_length, datasets, settings):
+    """Packed rows; with ``--compile``, all of one shape (a compiled step replays for one shape)."""
+    if not settings.compile:
+        return PackedCollator(pad_token_id, row_length)
+    lengths = np.concatenate([dataset.lengths() for dataset in datasets])
+    return fixed_shape_collator(pad_token_id, row_length, lengths, micro_batching(settings)[0])
+
+
 def make_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
                  checkpoint_dir, callbacks=(), time_budget=None):
     """The Trainer of a run; ``settings`` must have its model defaults filled in.
@@ -155,8 +180,9 @@ def make_trainer(model, tokenizer, train_set, validation_set, settings, row_leng
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=PackedCollator(tokenizer.pad_token_id, row_length,
-                                     fixed_width=settings.compile),
+        data_collator=batch_collator(tokenizer.pad_token_id, row_length,
+                                     (train_set, validation_set), settings),
+        compute_loss_func=CausalLMLoss(getattr(model.config, "router_aux_loss_coef", 0.0)),
         processing_class=tokenizer,
         # Evaluation keeps only the argmax of each position (ints), never the logits.
         preprocess_logits_for_metrics=next_token_argmax,
@@ -183,7 +209,7 @@ def run_trainer(model, tokenizer, train_set, validation_set, settings, row_lengt
     print_fn(
         f"training: {len(train_set):,} sequences, {len(validation_set):,} for validation; "
         f"micro-batch {micro} x accumulation {accumulation} x {world_size()} device(s); "
-        f"{'bf16' if trainer.args.bf16 else 'fp32'}",
+        f"{'bf16' if trainer.args.bf16 else 'fp32'}{compiled_shape(trainer)}",
         flush=True,
     )
     warn_if_few_steps(len(train_set), settings, print_fn)
@@ -201,6 +227,15 @@ def run_trainer(model, tokenizer, train_set, validation_set, settings, row_lengt
         accumulation=accumulation,
         bf16=trainer.args.bf16,
     )
+
+
+def compiled_shape(trainer):
+    """``"; torch.compile MODE, batches of R x W tokens"`` for the log, or "" when not compiled."""
+    if not trainer.args.torch_compile:
+        return ""
+    collator = trainer.data_collator
+    return (f"; torch.compile {trainer.args.torch_compile_mode}, batches of "
+            f"{collator.fixed_rows} x {collator.row_length} tokens")
 
 
 def warn_if_few_steps(n_train, settings, print_fn=print):
