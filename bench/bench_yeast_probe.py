@@ -122,7 +122,7 @@ def cross_validate(features, labels, fold):
 
 def model_features(model_path, sequences, poolings, layers, batch_size, seed):
     """{(model, pooling, layer): features} for the pretrained model and its random twin."""
-    from dnalm.inference.loading import (
+    from dnalm.inference.model_loading import (
         default_batch_size,
         inference_device,
         inference_dtype,

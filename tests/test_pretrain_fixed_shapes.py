@@ -17,7 +17,7 @@ from dnalm.training import presets
 from dnalm.training.data import SequenceDataset
 from dnalm.training.loss import CausalLMLoss, chunked_causal_lm_loss
 from dnalm.training.packing import PackedCollator, fixed_shape_collator
-from dnalm.training.settings import TrainingSettings
+from dnalm.training.pretraining_settings import TrainingSettings
 from dnalm.training.trainer import batch_collator
 from helpers import read_fasta
 from test_pretrain import FAST, WINDOWS, read_metrics, write_token_table
