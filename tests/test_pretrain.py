@@ -313,6 +313,26 @@ def test_killed_run_resumes_and_ends_as_an_uninterrupted_run(few_tokens, tmp_pat
     assert not checkpoints.exists()  # removed once the outputs were written
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopped_run_says_where_its_checkpoints_are_and_how_to_resume_or_remove_them(
+        few_tokens, tmp_path, stop):
+    argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--epochs", "4",
+            "--logging-steps", "1", "--precision", "fp32"]
+    process = subprocess.Popen([sys.executable, "-m", "dnalm.cli", *argv], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # 3 steps per epoch: stop during epoch 2, after checkpoint-3
+        if line.startswith("epoch ") and " step 4/12 " in line:
+            process.send_signal(stop)
+            break
+    _, stderr = process.communicate(timeout=120)
+    folder = (tmp_path / ".m.zip.checkpoints").resolve()
+    assert process.returncode == 130 and not (tmp_path / "m.zip").exists()
+    assert (folder / "checkpoint-3" / "trainer_state.json").is_file()  # kept, to resume from
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    assert f"stopped: the checkpoints so far are in {folder} ({size / 1e6:.1f} MB; newest checkpoint-3)" in stderr
+    assert f"--checkpoint-dir {folder}" in stderr and f"rm -r {folder}" in stderr
+
+
 def test_continue_pretraining_from_a_model(trained, few_tokens, tmp_path):
     argv = ["pretrain", str(few_tokens), "-o", str(tmp_path / "more.zip"), "--init-model",
             str(trained / "model.zip"), "--gradient-accumulation", "1", "--epochs", "1",

@@ -39,7 +39,7 @@ def write_epoch_table(rows, path):
 
 def plot_curves(rows, path, best_metric="loss"):
     """Training and validation loss, and the validation metrics, per epoch."""
-    from dnalm.training.report import plt  # matplotlib set up for files, not a display
+    from dnalm.training.report import plt, show_at_least  # matplotlib set up for files
 
     epochs = [row["epoch"] for row in rows]
     figure, (loss_axes, metric_axes) = plt.subplots(1, 2, figsize=(10, 4))
@@ -53,6 +53,7 @@ def plot_curves(rows, path, best_metric="loss"):
         metric_axes.plot(epochs, [row[name] for row in rows], "o-", label=name)
     metric_axes.set_xlabel("epoch")
     metric_axes.set_ylabel("validation metric")
+    show_at_least(metric_axes, [row[name] for row in rows for name in ("accuracy", "f1", "mcc", "auroc")])
     metric_axes.set_title(f"best epoch chosen by {best_metric}")
     metric_axes.legend()
     figure.tight_layout()

@@ -28,9 +28,27 @@ def plot_loss_curve(rows, path, title="Pretraining"):
     )
     accuracy_axes.set_xlabel("epoch")
     accuracy_axes.set_ylabel("validation next-token accuracy")
+    show_at_least(accuracy_axes, [r["accuracy"] for r in epochs])
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=100)
     plt.close(figure)
+
+
+MIN_METRIC_SPAN = 0.1  # a metric axis never zooms in further: noise of 0.001 is not a collapse
+
+
+def show_at_least(axes, values, span=MIN_METRIC_SPAN):
+    """Let ``axes`` show a range of at least ``span`` around ``values`` (metrics in [-1, 1])."""
+    values = [value for value in values if value is not None and value == value]
+    if not values:
+        return
+    low, high = min(values), max(values)
+    if high - low >= span:
+        return
+    middle = (low + high) / 2
+    low, high = middle - span / 2, middle + span / 2
+    shift = max(0.0, -1.0 - low) - max(0.0, high - 1.0)  # stay within [-1, 1]
+    axes.set_ylim(low + shift, high + shift)
 
 
 def write_html_report(path, sections, curve_png=None, title="DNA LM pretraining report"):
