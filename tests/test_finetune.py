@@ -108,6 +108,34 @@ def test_head_method_trains_the_head_only(tmp_path):
     assert backbone and all(torch.equal(tensors[n], base[n]) for n in backbone if n in base)
 
 
+def test_a_run_that_learns_nothing_is_told_so(tmp_path, capsys):
+    # a learning rate of 1e-12 moves no weight: the same validation metrics in both epochs
+    code, _ = finetune(tmp_path, "--validation", str(DEV), "--epochs", "2", "--learning-rate", "1e-12")
+    assert code == 0
+    out = capsys.readouterr().out
+    assert ("warning: the validation metrics (accuracy, f1, mcc, auroc) were the same in all 2 "
+            "evaluations: the model may not be learning; try a higher --learning-rate (a new head "
+            "on a small model learns faster with 1e-4 to 1e-3)") in out
+
+
+def test_predictions_of_one_class_are_warned_about_and_moving_metrics_are_not():
+    from transformers import TrainerState
+
+    from dnalm.training.callbacks import NothingLearned
+
+    said = []
+    check = NothingLearned(("eval_accuracy",), "eval_predicted_classes", "try something",
+                           print_fn=lambda text, flush: said.append(text))
+    state = TrainerState()
+    for epoch, accuracy, classes in ((1.0, 0.5, 1), (2.0, 0.61, 2)):
+        state.epoch = epoch
+        check.on_evaluate(None, state, None, metrics={"eval_accuracy": accuracy,
+                                                      "eval_predicted_classes": classes})
+    check.on_train_end(None, state, None)
+    assert said == ["warning: epoch 1.00: every validation sequence is predicted as the same class: "
+                    "the model may not be learning; try something"]
+
+
 def test_a_checkpoint_with_the_same_classes_keeps_its_head(tmp_path, capsys):
     code, _ = finetune(tmp_path, "--method", "head", "--validation", str(DEV), "--max-steps", "1",
                        model=MISTRAL_DNA)

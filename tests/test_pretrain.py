@@ -202,7 +202,7 @@ def test_parameter_counts_of_the_tutorial_preset():
     assert presets.count_parameters(model) == (104_993_024, 4_854_272)
 
 
-def test_early_stopping_stops(few_tokens, tmp_path):
+def test_early_stopping_stops(few_tokens, tmp_path, capsys):
     # Learning rate 0: the validation loss never improves, so patience 1 stops after epoch 2.
     argv = ["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), *FAST, "--epochs", "10",
             "--learning-rate", "0", "--early-stopping-patience", "1", "--metrics", str(tmp_path / "m.tsv"),
@@ -210,6 +210,7 @@ def test_early_stopping_stops(few_tokens, tmp_path):
     assert main(argv) == 0
     epochs = [row for row in read_metrics(tmp_path / "m.tsv") if row["kind"] == "epoch"]
     assert [float(row["epoch"]) for row in epochs] == [1.0, 2.0]
+    assert "early stopping: 1 evaluation(s) without a better validation loss" in capsys.readouterr().out
 
 
 def test_time_budget_stops_cleanly_with_a_model(few_tokens, tmp_path, capsys):

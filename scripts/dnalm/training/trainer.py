@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers import Trainer, TrainingArguments
 from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnalm.runtime.hardware import use_bf16
 from dnalm.runtime.multi_gpu import world_size
-from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
+from dnalm.training.callbacks import AnnouncedEarlyStopping, ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.checkpoints import last_complete_checkpoint
 from dnalm.training.packing import IGNORE_INDEX, PackedCollator
 
@@ -177,7 +177,7 @@ def make_trainer(model, tokenizer, train_set, validation_set, settings, row_leng
         # Evaluation keeps only the argmax of each position (ints), never the logits.
         preprocess_logits_for_metrics=next_token_argmax,
         compute_metrics=next_token_accuracy,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
+        callbacks=[AnnouncedEarlyStopping(early_stopping_patience=settings.early_stopping_patience),
                    *callbacks],
     )
     return without_default_printers(trainer)
