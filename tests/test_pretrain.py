@@ -64,7 +64,8 @@ def trained(tokens, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
     argv = ["pretrain", str(tokens), "-o", str(out / "model.zip"), *FAST, "--epochs", "3",
             "--metrics", str(out / "metrics.tsv"), "--loss-curve", str(out / "curve.png"),
-            "--report", str(out / "report.html"), "--checkpoint-dir", str(out / "checkpoints")]
+            "--report", str(out / "report.html"), "--checkpoint-dir", str(out / "checkpoints"),
+            "--input-name", "hg38 exon and intron windows"]
     assert main(argv) == 0
     return out
 
@@ -112,6 +113,8 @@ def test_outputs_model_zip_curve_and_report(trained):
     report = (trained / "report.html").read_text()
     assert "985,664" in report and "379,520" in report  # total and active parameters
     assert "best epoch" in report and "MixtralForCausalLM" in report
+    assert "<th>token table</th><td>hg38 exon and intron windows</td>" in report  # --input-name
+    assert "<th>time budget</th><td>no limit</td>" in report
 
 
 def test_saved_model_reloads_with_identical_logits(trained, tmp_path):

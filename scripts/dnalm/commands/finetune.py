@@ -40,6 +40,8 @@ def add_arguments(parser):
     outputs.add_argument("--curves", help="loss and metric curves to write (PNG)")
     outputs.add_argument("--report", help="HTML report to write")
     outputs.add_argument("--test-metrics", help="test metrics to write (TSV; needs --test)")
+    outputs.add_argument("--input-name", help="name of TRAIN in the report (default: its file name)")
+    outputs.add_argument("--model-name", help="name of MODEL in the report (default: its file name)")
 
 
 def run(args):
@@ -99,7 +101,9 @@ def finetune(args, settings):
                 shutil.copy(model_files.directory / name, model_dir / name)
         test_values = evaluate_test(final, tokens.get("test"), indices.get("test"), pad_id)
         write_outputs(args, settings, run, model_dir, scratch, test_values,
-                      dict(source=Path(args.model).name, architecture=model_files.architecture,
+                      dict(source=args.model_name or Path(args.model).name,
+                           train=args.input_name or Path(args.train).name,
+                           architecture=model_files.architecture,
                            classes=classes, trainable=trainable, total=total,
                            rows={n: len(d) for n, d in (("train", train), ("validation", validation),
                                                         ("test", test)) if d is not None}))
@@ -201,14 +205,17 @@ def write_outputs(args, settings, run, model_dir, scratch, test_values, facts):
 
 def report_sections(settings, run, facts, test_values):
     """The report's tables for a ``finetuning.FinetuneRun``: data, model, settings, result."""
-    from dnalm.training.report import time_and_hardware
+    import torch
+
+    from dnalm.training.report import readable_setting, time_and_hardware
 
     sections = {
-        "Data": {f"{name} sequences": f"{count:,}" for name, count in facts["rows"].items()},
+        "Data": {"training table": facts["train"],
+                 **{f"{name} sequences": f"{count:,}" for name, count in facts["rows"].items()}},
         "Model": {"source": facts["source"], "architecture": facts["architecture"],
                   "classes (id2label order)": ", ".join(facts["classes"]),
                   "trainable / total parameters": f"{facts['trainable']:,} / {facts['total']:,}"},
-        "Settings": {name: (",".join(value) if isinstance(value, list) else value)
+        "Settings": {name: readable_setting(name, value, torch.cuda.is_available())
                      for name, value in settings_summary(settings).items()},
         "Result": {"best epoch": f"{run.best_epoch:.2f}" if run.best_epoch else "none evaluated",
                    f"best validation {run.best_metric}":
