@@ -170,25 +170,26 @@ def relay_output(galaxy, job_id, seen):
 
 
 def rename_outputs(out):
-    """Name each downloaded file after its workflow output label; return {label: path}."""
-    outputs = json.loads((out / "outputs.json").read_text()).get("outputs", {})
+    """Name each downloaded file after its workflow output label; return {label: path}.
+
+    planemo's outputs.json maps each label to a File object whose path is Galaxy's name for
+    the dataset; the path is updated there too.
+    """
+    outputs = json.loads((out / "outputs.json").read_text())
     files = {}
     for label, output in outputs.items():
-        path = Path(output.get("path", ""))
+        path = Path(output.get("path", "")) if isinstance(output, dict) else Path()
         if not path.is_file():
             continue
-        target = out / f"{label}{extension(path, output)}"
+        target = out / f"{label}{EXTENSIONS.get(path.suffix, path.suffix)}"
         path.rename(target)
         files[label] = target
         output["path"] = str(target)
-    (out / "outputs.json").write_text(json.dumps({"outputs": outputs}, indent=2) + "\n")
+    (out / "outputs.json").write_text(json.dumps(outputs, indent=2) + "\n")
     return files
 
 
-def extension(path, output):
-    """The file's own extension, or one from Galaxy's datatype: .tsv for tabular."""
-    kind = output.get("ext") or output.get("datatype") or path.suffix.lstrip(".")
-    return {"tabular": ".tsv", "txt": ".txt"}.get(kind, f".{kind}" if kind else "")
+EXTENSIONS = {".tabular": ".tsv", ".txt": ".txt"}  # Galaxy's datatype -> the usual extension
 
 
 def print_summary(name, out, files):
