@@ -257,7 +257,8 @@ image-gpu: $(CONTAINER_TOOLS)
 
 # Every tool and workflow test with Galaxy running the dnalm tools in the CPU image (the job
 # configuration $(CONTAINER_JOB_CONF)); then Galaxy's job metrics must name that image for every
-# dnalm job. make test-galaxy runs these beside the .venv runs.
+# dnalm job. make test-galaxy runs these beside the .venv runs. The test data folder is Galaxy's
+# tool_data_path, so that the container sees the built-in genomes of the test data table.
 test-containers: images
 	$(MAKE) --no-print-directory -k -j3 --output-sync=target $(TOOL_SHARDS:%=test-containers-tools-%) \
 		$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows)
@@ -270,6 +271,7 @@ check-container-jobs: venv
 test-containers-tools-%: venv galaxy
 	mkdir -p $(ARTIFACTS)
 	.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --test_data $(TEST_DATA) \
+		--tool_data_path $(CURDIR)/$(TEST_DATA) \
 		--test_output $(ARTIFACTS)/container_tool_tests-$*.html \
 		--test_output_json $(ARTIFACTS)/container_tool_tests-$*.json \
 		$(call tool_shard,$*)

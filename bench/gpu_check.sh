@@ -212,7 +212,7 @@ genome_train() {
         minutes=$(minutes_left "${GPU_CHECK_GENOME_MINUTES:-4}" 120)
         GENOME_ARGS=(--preset tutorial)
     fi
-    echo "genome training: $minutes min, recipe $recipe, held out $HELD_OUT"
+    echo "genome training: $minutes min, recipe $recipe, held out $HELD_OUT${held_out[*]:+ (dnalm pretrain ${held_out[*]})}"
     timeout --kill-after=15 $((STEP_CAP - (SECONDS - begin))) "$PYTHON" -m dnalm pretrain \
         "$WORK/genome.parquet" -o "$WORK/genome_model.zip" "${GENOME_ARGS[@]}" \
         --time-budget "$minutes" "${held_out[@]}" $([ "$recipe" = dnalm_compiled ] && echo --compile) \
