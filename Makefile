@@ -206,17 +206,14 @@ test-tools-%: venv galaxy
 		--test_output_json $(ARTIFACTS)/tool_tests-$*.json \
 		$(call tool_shard,$*)
 
-# One run per workflow (each folder has its own test-data/), all of them even when one fails.
+# Every workflow in one planemo run, one Galaxy start: a test's inputs are read relative to its
+# -tests.yml, so each folder's own test-data/ serves it.
 test-workflows: venv galaxy
 	mkdir -p $(ARTIFACTS)
-	failed=""; for wf in $(TESTED_WORKFLOWS); do \
-		name=$$(basename "$$wf"); name=$${name%%.*}; \
-		.ci/planemo test --extra_tools $(TOOLS) --test_data "$$(dirname "$$wf")/test-data" \
-			--test_output $(ARTIFACTS)/workflow_$$name.html \
-			--test_output_json $(ARTIFACTS)/workflow_$$name.json \
-			"$$wf" || failed="$$failed $$name"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "workflow tests failed:$$failed" >&2; exit 1; fi
+	.ci/planemo test --extra_tools $(TOOLS) \
+		--test_output $(ARTIFACTS)/workflow_tests.html \
+		--test_output_json $(ARTIFACTS)/workflow_tests.json \
+		$(TESTED_WORKFLOWS)
 
 # Debian's Chromium, driven by Playwright (never `playwright install`: it downloads browsers).
 /usr/bin/chromium:
@@ -266,7 +263,7 @@ test-containers: images
 
 check-container-jobs: venv
 	$(VENV)/bin/python containers/check_container_jobs.py --image $(CPU_IMAGE) \
-		$(wildcard $(ARTIFACTS)/container_tool_tests-*.json $(ARTIFACTS)/container_workflow_*.json)
+		$(wildcard $(ARTIFACTS)/container_tool_tests-*.json $(ARTIFACTS)/container_workflow_tests.json)
 
 test-containers-tools-%: venv galaxy
 	mkdir -p $(ARTIFACTS)
@@ -276,18 +273,13 @@ test-containers-tools-%: venv galaxy
 		--test_output_json $(ARTIFACTS)/container_tool_tests-$*.json \
 		$(call tool_shard,$*)
 
-# Every workflow test in the image, all of them even when one fails.
+# Every workflow test in the image, in one planemo run as test-workflows does.
 test-containers-workflows: venv galaxy
 	mkdir -p $(ARTIFACTS)
-	failed=""; for wf in $(TESTED_WORKFLOWS); do \
-		name=$$(basename "$$wf"); name=$${name%%.*}; \
-		.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --extra_tools $(TOOLS) \
-			--test_data "$$(dirname "$$wf")/test-data" \
-			--test_output $(ARTIFACTS)/container_workflow_$$name.html \
-			--test_output_json $(ARTIFACTS)/container_workflow_$$name.json \
-			"$$wf" || failed="$$failed $$name"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "workflow tests in the image failed:$$failed" >&2; exit 1; fi
+	.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --extra_tools $(TOOLS) \
+		--test_output $(ARTIFACTS)/container_workflow_tests.html \
+		--test_output_json $(ARTIFACTS)/container_workflow_tests.json \
+		$(TESTED_WORKFLOWS)
 
 # --- a local Galaxy for people ----------------------------------------------------------------
 

@@ -17,13 +17,13 @@ import pytest
 
 try:
     import requests
+    from galaxy_ui import SCREENSHOTS, log_in
     from playwright import sync_api as playwright_api
 except ImportError:  # the dnalm venv: these tests belong to the Galaxy venv (make test-browser)
     collect_ignore_glob = ["*"]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-SCREENSHOTS = ARTIFACTS / "screenshots"
 SMALL_FASTA = REPO / "test-data" / "hg38_windows_small.fa"  # 80 real hg38 windows of 201 bp
 CHROMIUM = "/usr/bin/chromium"
 # Offline and in a container: no sandbox, no GPU, nothing phoning home.
@@ -121,10 +121,29 @@ def browser():
         chromium.close()
 
 
+def new_context(browser, **options):
+    return browser.new_context(viewport={"width": 1400, "height": 1000}, **options)
+
+
+@pytest.fixture(scope="session")
+def login(browser, galaxy, tmp_path_factory):
+    """The admin logs in once; every test's browser context starts with that session's cookie.
+
+    A login loads Galaxy's whole web client twice (the form, then the app): on a busy
+    2-core machine that is a minute, so it is not repeated for every test.
+    """
+    context = new_context(browser)
+    log_in(context.new_page(), galaxy)
+    state = tmp_path_factory.mktemp("browser") / "login.json"
+    context.storage_state(path=state)
+    context.close()
+    return state
+
+
 @pytest.fixture
-def page(browser, request):
-    """A fresh browser page; on failure its screenshot and HTML are kept."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def page(browser, login, request):
+    """A fresh browser page, logged in; on failure its screenshot and HTML are kept."""
+    context = new_context(browser, storage_state=login)
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page

@@ -6,9 +6,11 @@ the Galaxy wheel) where that file has them.
 
 import re
 import warnings
+from pathlib import Path
 
-from conftest import SCREENSHOTS
 from playwright.sync_api import expect
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 JOB_SECONDS = 600  # a job on a busy 2-core machine, Galaxy's metadata step included
 APP_START_SECONDS = 60  # Galaxy's web client starting in a fresh browser context, machine busy
@@ -27,8 +29,20 @@ def log_in(page, galaxy):
     page.locator("form#login input[name='login']").fill(galaxy["email"])
     page.locator("form#login input[name='password']").fill(galaxy["password"])
     page.locator("//button[@name='login']").click()
-    expect(page.locator("#masthead")).to_be_visible()
-    expect(page.locator("#user.loggedin-only")).to_be_attached()
+    expect_logged_in(page)
+
+
+def open_galaxy(page, galaxy):
+    """Galaxy's home page, in a browser context that is logged in already (conftest's `page`)."""
+    page.goto(galaxy["url"])
+    expect_logged_in(page)
+
+
+def expect_logged_in(page):
+    # The whole web client loads first: on a busy 2-core machine that takes more than
+    # Playwright's default 5 s.
+    expect(page.locator("#masthead")).to_be_visible(timeout=APP_START_SECONDS * 1000)
+    expect(page.locator("#user.loggedin-only")).to_be_attached(timeout=APP_START_SECONDS * 1000)
 
 
 def open_login_form(page, url, reloads=2):

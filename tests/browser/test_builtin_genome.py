@@ -9,14 +9,14 @@ of 200 bp. Screenshots: genome-*.png.
 
 import re
 
-from galaxy_ui import choose, expand, form_element, log_in, new_history, open_tool, shot, wait_until_green
+from galaxy_ui import choose, expand, form_element, open_galaxy, new_history, open_tool, shot, wait_until_green
 from playwright.sync_api import expect
 
 GENOME = "S. cerevisiae S288C (sacCer3)"
 
 
 def test_tokenize_a_builtin_genome(page, galaxy):
-    log_in(page, galaxy)
+    open_galaxy(page, galaxy)
     new_history(page)
 
     open_tool(page, "dnalm_tokenize")

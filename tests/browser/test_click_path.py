@@ -17,7 +17,7 @@ from galaxy_ui import (
     choose,
     expand,
     history_item,
-    log_in,
+    open_galaxy,
     new_history,
     open_tool,
     open_tool_panel,
@@ -31,7 +31,7 @@ from playwright.sync_api import expect
 
 
 def test_tutorial_click_path(page, galaxy):
-    log_in(page, galaxy)
+    open_galaxy(page, galaxy)
     new_history(page)
 
     upload(page, FASTA)
@@ -154,7 +154,7 @@ TRAIN, DEV, TEST = (FINETUNE_DATA / f"tata_{split}_small.csv" for split in ("tra
 
 
 def test_finetune_then_predict(page, galaxy):
-    log_in(page, galaxy)
+    open_galaxy(page, galaxy)
     new_history(page)
     upload_all(page, [(MODEL, "zip"), (TRAIN, None), (DEV, None), (TEST, None)])
     shot(page, "15-uploaded-finetune-data")

@@ -15,7 +15,7 @@ from galaxy_ui import (
     check_form_reads_well,
     choose,
     expand,
-    log_in,
+    open_galaxy,
     new_history,
     open_tool,
     shot,
@@ -31,7 +31,7 @@ GENOME, VARIANTS, MODEL = (TEST_DATA / name for name in
 
 
 def test_score_variants_then_compare_by_an_info_field(page, galaxy):
-    log_in(page, galaxy)
+    open_galaxy(page, galaxy)
     new_history(page)
     upload_all(page, [(GENOME, "fasta"), (VARIANTS, "vcf"), (MODEL, "zip")])
     shot(page, "sv-01-uploaded")

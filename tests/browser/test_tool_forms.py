@@ -7,7 +7,7 @@ raw reStructuredText). Screenshots: form-<tool>.png.
 """
 
 import pytest
-from galaxy_ui import check_form_reads_well, expand_sections, log_in, open_tool, shot
+from galaxy_ui import check_form_reads_well, expand_sections, open_galaxy, open_tool, shot
 
 TOOLS = [
     "dnalm_tokenize",
@@ -25,7 +25,7 @@ TOOLS = [
 
 @pytest.mark.parametrize("tool_id", TOOLS)
 def test_tool_form_reads_well(page, galaxy, tool_id):
-    log_in(page, galaxy)
+    open_galaxy(page, galaxy)
     open_tool(page, tool_id)
     expand_sections(page)
     check_form_reads_well(page, every_parameter_has_help=True)

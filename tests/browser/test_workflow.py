@@ -20,7 +20,7 @@ from galaxy_ui import (
     choose_workflow_file,
     expand,
     invocation_output,
-    log_in,
+    open_galaxy,
     new_history,
     open_workflow_list,
     shot,
@@ -139,7 +139,7 @@ RUNS = [
 
 @pytest.mark.parametrize("run", RUNS, ids=[run.name for run in RUNS])
 def test_workflow_from_the_workflows_page(page, galaxy, run):
-    log_in(page, galaxy)
+    open_galaxy(page, galaxy)
     new_history(page)
     upload_all(page, run.uploads)
 
