@@ -21,13 +21,20 @@ export GALAXY_CONFIG_OVERRIDE_INTERACTIVETOOLS_ENABLE=false
 export GALAXY_CONFIG_OVERRIDE_CONDA_AUTO_INIT=false
 export GALAXY_CONFIG_OVERRIDE_CONDA_AUTO_INSTALL=false
 
-bind=$("$venv/bin/python" - <<'PY'
+read -r bind tool_data <<<"$("$venv/bin/python" - <<'PY'
 import json, os, yaml
 with open(os.environ["GALAXY_CONFIG_FILE"]) as handle:
     config = yaml.safe_load(handle)  # planemo writes JSON, which YAML reads too
-print(config["gravity"]["gunicorn"]["bind"])
+tool_data = os.environ.get("GALAXY_CONFIG_OVERRIDE_TOOL_DATA_PATH") or config["galaxy"].get(
+    "tool_data_path", "tool-data")
+print(config["gravity"]["gunicorn"]["bind"], tool_data)
 PY
-)
+)"
+
+# Galaxy reads twobit.loc from its tool-data folder at start-up and logs a traceback when
+# there is none; an empty one says what is true here: no 2bit genomes.
+mkdir -p "$tool_data"
+[ -e "$tool_data/twobit.loc" ] || echo "# no 2bit genomes" > "$tool_data/twobit.loc"
 
 # --keep-alive: the web client polls every 2-3 s, and gunicorn's default of 2 s closes idle
 # connections just as the browser may reuse them: the likely cause of the requests that failed
