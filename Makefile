@@ -51,20 +51,30 @@ BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 	gpu-check images image-gpu test-containers test-containers-workflows check-container-jobs
 
 help:
-	@sed -n 's/^#   //p' Makefile
+	@sed -n 's/^#   //p' Makefile | sed 's|$$(PORT)|$(PORT)|; s|$$(GPU_CHECK_OUT)|$(GPU_CHECK_OUT)|'
 
 # --- environments -----------------------------------------------------------------------
 
 venv: $(VENV)/.installed
 
+# torch first, from $(TORCH_INDEX): PyPI's own torch is the CUDA build, which pulls about 17
+# NVIDIA wheels (several GB) that a CPU never uses. A torch wheel pip already finds without an
+# index (its find-links, e.g. a local wheel folder) is taken as it is; TORCH_INDEX= (empty)
+# takes PyPI's build, e.g. https://download.pytorch.org/whl/cu130 a given CUDA build.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
 $(VENV)/.installed: pyproject.toml requirements/pins.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing dnalm and its pinned dependencies into $(VENV) (torch from $(or $(TORCH_INDEX),PyPI))"
+	$(VENV)/bin/pip install -q -c requirements/pins.txt --no-index --no-deps torch 2>/dev/null \
+		|| $(VENV)/bin/pip install -q -c requirements/pins.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch
 	$(VENV)/bin/pip install -q -c requirements/pins.txt -e '.[test]'
 	touch $@
 
 # galaxy 26.1.2's metapackage pins certifi==2026.10.19, which was never released, so
 # requirements/galaxy.txt is the whole resolved set (certifi relaxed) installed as it is.
 $(GALAXY_VENV)/.installed: requirements/galaxy.txt
+	@echo "installing Galaxy and planemo into $(GALAXY_VENV) (about 1.6 GB)"
 	test -x $(GALAXY_VENV)/bin/python || $(PYTHON) -m venv $(GALAXY_VENV)
 	$(GALAXY_VENV)/bin/pip install -q --no-deps -r requirements/galaxy.txt
 	touch $@
@@ -120,14 +130,11 @@ workflow_of = $(patsubst $(1):%,%,$(filter $(1):%,$(DEMOS)))
 
 demo-genome: genome-sacCer3
 
-demo demo-finetune demo-zeroshot demo-genome: venv galaxy
-	rm -rf out/$@ && mkdir -p out/$@
-	.ci/planemo run --extra_tools $(TOOLS) --download_outputs --output_directory out/$@ \
-		--output_json out/$@/outputs.json \
-		workflows/$(call workflow_of,$@)/$(call workflow_of,$@).ga \
-		workflows/$(call workflow_of,$@)/demo-job.yml
-	@echo; echo "The $(call workflow_of,$@) workflow ran; its outputs are in $(CURDIR)/out/$@:"
-	@ls -l out/$@
+# .ci/demo_story.py runs planemo with Galaxy's log in out/<demo>/galaxy.log, prints a line per
+# stage (each step with its progress), names each output after its workflow label and ends with
+# a summary of the key numbers.
+$(foreach demo,$(DEMOS),$(firstword $(subst :, ,$(demo)))): venv galaxy
+	@$(GALAXY_VENV)/bin/python .ci/demo_story.py $@ workflows/$(call workflow_of,$@) --tools $(TOOLS)
 
 # --- tests ----------------------------------------------------------------------------------
 

@@ -44,8 +44,11 @@ def test_lora_is_merged_into_a_checkpoint_that_loads_without_peft(tmp_path):
     metrics, test_metrics, report, curves = (tmp_path / n for n in ("m.tsv", "t.tsv", "r.html", "c.png"))
     code, out = finetune(tmp_path, "--validation", str(DEV), "--test", str(TEST), "--epochs", "2",
                          "--metrics", str(metrics), "--test-metrics", str(test_metrics),
-                         "--report", str(report), "--curves", str(curves))
+                         "--report", str(report), "--curves", str(curves),
+                         "--input-name", "GUE TATA train", "--model-name", "micro model")
     assert code == 0
+    assert "<th>training table</th><td>GUE TATA train</td>" in report.read_text()
+    assert "<th>source</th><td>micro model</td>" in report.read_text()
     tensors, config = weights(out, tmp_path)
     assert config["architectures"] == ["MixtralForSequenceClassification"]
     assert config["id2label"] == {"0": "0", "1": "1"} and config["label2id"] == {"0": 0, "1": 1}
@@ -103,6 +106,34 @@ def test_head_method_trains_the_head_only(tmp_path):
     base = load_file(str(tmp_path / "base" / "model.safetensors"))
     backbone = [name for name in tensors if name != "score.weight"]
     assert backbone and all(torch.equal(tensors[n], base[n]) for n in backbone if n in base)
+
+
+def test_a_run_that_learns_nothing_is_told_so(tmp_path, capsys):
+    # a learning rate of 1e-12 moves no weight: the same validation metrics in both epochs
+    code, _ = finetune(tmp_path, "--validation", str(DEV), "--epochs", "2", "--learning-rate", "1e-12")
+    assert code == 0
+    out = capsys.readouterr().out
+    assert ("warning: the validation metrics (accuracy, f1, mcc, auroc) were the same in all 2 "
+            "evaluations: the model may not be learning; try a higher --learning-rate (a new head "
+            "on a small model learns faster with 1e-4 to 1e-3)") in out
+
+
+def test_predictions_of_one_class_are_warned_about_and_moving_metrics_are_not():
+    from transformers import TrainerState
+
+    from dnalm.training.callbacks import NothingLearned
+
+    said = []
+    check = NothingLearned(("eval_accuracy",), "eval_predicted_classes", "try something",
+                           print_fn=lambda text, flush: said.append(text))
+    state = TrainerState()
+    for epoch, accuracy, classes in ((1.0, 0.5, 1), (2.0, 0.61, 2)):
+        state.epoch = epoch
+        check.on_evaluate(None, state, None, metrics={"eval_accuracy": accuracy,
+                                                      "eval_predicted_classes": classes})
+    check.on_train_end(None, state, None)
+    assert said == ["warning: epoch 1.00: every validation sequence is predicted as the same class: "
+                    "the model may not be learning; try something"]
 
 
 def test_a_checkpoint_with_the_same_classes_keeps_its_head(tmp_path, capsys):
@@ -169,7 +200,7 @@ def test_report_tables_come_from_the_run_result():
     run = FinetuneRun(model=None, log_history=[], epochs_run=2.0, optimiser_steps=8,
                       stopped_by="early stopping", seconds=3725.0, bf16=False, best_epoch=1.0,
                       best_metric="mcc", best_value=0.4321)
-    facts = dict(source="m.zip", architecture="MixtralForSequenceClassification",
+    facts = dict(source="m.zip", train="TATA train rows", architecture="MixtralForSequenceClassification",
                  classes=["a", "b"], trainable=10, total=1000, rows={"train": 64, "validation": 16})
     sections = report_sections(FinetuneSettings(best_metric="mcc"), run, facts, {"accuracy": 0.75})
     assert sections["Result"] == {"best epoch": "1.00", "best validation mcc": "0.4321",
@@ -179,4 +210,12 @@ def test_report_tables_come_from_the_run_result():
     assert list(hardware)[:3] == ["training time", "device", "precision"]
     assert hardware["training time"] == "1:02:05" and hardware["precision"] == "fp32"
     assert sections["Test"] == {"accuracy": "0.7500"}
-    assert sections["Data"] == {"train sequences": "64", "validation sequences": "16"}
+    assert sections["Data"] == {"training table": "TATA train rows", "train sequences": "64",
+                                "validation sequences": "16"}
+    settings = sections["Settings"]  # what 0 and -1 mean, in words; lists as the option takes them
+    assert settings["time_budget_minutes"] == "no limit"
+    assert settings["max_steps"] == "no limit: the epochs decide"
+    assert settings["eval_batch_size"] == f"auto: {1024 if torch.cuda.is_available() else 256}"
+    assert settings["logging_steps"] == "auto: about ten per epoch"
+    assert settings["lora_targets"] == "q_proj,k_proj,v_proj,o_proj"
+    assert settings["learning_rate"] == 1e-05 and settings["early_stopping_patience"] == 3

@@ -63,7 +63,8 @@ def trained(tokens, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
     argv = ["pretrain", str(tokens), "-o", str(out / "model.zip"), *FAST, "--epochs", "3",
             "--metrics", str(out / "metrics.tsv"), "--loss-curve", str(out / "curve.png"),
-            "--report", str(out / "report.html"), "--checkpoint-dir", str(out / "checkpoints")]
+            "--report", str(out / "report.html"), "--checkpoint-dir", str(out / "checkpoints"),
+            "--input-name", "hg38 exon and intron windows"]
     assert main(argv) == 0
     return out
 
@@ -111,6 +112,8 @@ def test_outputs_model_zip_curve_and_report(trained):
     report = (trained / "report.html").read_text()
     assert "985,664" in report and "379,520" in report  # total and active parameters
     assert "best epoch" in report and "MixtralForCausalLM" in report
+    assert "<th>token table</th><td>hg38 exon and intron windows</td>" in report  # --input-name
+    assert "<th>time budget</th><td>no limit</td>" in report
 
 
 def test_saved_model_reloads_with_identical_logits(trained, tmp_path):
@@ -201,7 +204,7 @@ def test_parameter_counts_of_the_tutorial_preset():
     assert presets.count_parameters(model) == (104_993_024, 4_854_272)
 
 
-def test_early_stopping_stops(few_tokens, tmp_path):
+def test_early_stopping_stops(few_tokens, tmp_path, capsys):
     # Learning rate 0: the validation loss never improves, so patience 1 stops after epoch 2.
     argv = ["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), *FAST, "--epochs", "10",
             "--learning-rate", "0", "--early-stopping-patience", "1", "--metrics", str(tmp_path / "m.tsv"),
@@ -209,6 +212,7 @@ def test_early_stopping_stops(few_tokens, tmp_path):
     assert main(argv) == 0
     epochs = [row for row in read_metrics(tmp_path / "m.tsv") if row["kind"] == "epoch"]
     assert [float(row["epoch"]) for row in epochs] == [1.0, 2.0]
+    assert "early stopping: 1 evaluation(s) without a better validation loss" in capsys.readouterr().out
 
 
 def test_time_budget_stops_cleanly_with_a_model(few_tokens, tmp_path, capsys):
@@ -353,6 +357,26 @@ def test_killed_run_resumes_and_ends_as_an_uninterrupted_run(few_tokens, tmp_pat
     assert [(row["kind"], row["step"], row["val_loss"], row["train_loss"]) for row in rows] == \
         [(row["kind"], row["step"], row["val_loss"], row["train_loss"]) for row in whole_rows]
     assert not checkpoints.exists()  # removed once the outputs were written
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopped_run_says_where_its_checkpoints_are_and_how_to_resume_or_remove_them(
+        few_tokens, tmp_path, stop):
+    argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--epochs", "4",
+            "--logging-steps", "1", "--precision", "fp32"]
+    process = subprocess.Popen([sys.executable, "-m", "dnalm.cli", *argv], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # 3 steps per epoch: stop during epoch 2, after checkpoint-3
+        if line.startswith("epoch ") and " step 4/12 " in line:
+            process.send_signal(stop)
+            break
+    _, stderr = process.communicate(timeout=120)
+    folder = (tmp_path / ".m.zip.checkpoints").resolve()
+    assert process.returncode == 130 and not (tmp_path / "m.zip").exists()
+    assert (folder / "checkpoint-3" / "trainer_state.json").is_file()  # kept, to resume from
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    assert f"stopped: the checkpoints so far are in {folder} ({size / 1e6:.1f} MB; newest checkpoint-3)" in stderr
+    assert f"--checkpoint-dir {folder}" in stderr and f"rm -r {folder}" in stderr
 
 
 def test_continue_pretraining_from_a_model(trained, few_tokens, tmp_path):

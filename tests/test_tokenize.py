@@ -168,6 +168,20 @@ def test_kmer6_vocabulary_and_ids(tmp_path):
     assert rows["input_ids"] == [[1, 438, 5, 0, 0, 2]]
 
 
+def test_kmer_summary_says_where_unknown_tokens_come_from(tmp_path):
+    # 201-bp windows: 33 six-mers and a 3-bp tail, the one [UNK] of each sequence
+    summary = tmp_path / "summary.tsv"
+    tokenize(tmp_path, TEST_DATA / "hg38_windows_small.fa", "--tokenizer", "kmer:6", "--summary", summary)
+    metrics = dict(line.split("\t") for line in summary.read_text().splitlines()[1:])
+    assert metrics["unknown tokens"] == "80"
+    assert metrics["unknown tokens from a last k-mer shorter than 6 bp"] == "80"
+    # 3-mers cut 201 bp exactly: no tail
+    tokenize(tmp_path, TEST_DATA / "hg38_windows_small.fa", "--tokenizer", "kmer:3", "--summary", summary)
+    metrics = dict(line.split("\t") for line in summary.read_text().splitlines()[1:])
+    assert metrics["unknown tokens from a last k-mer shorter than 3 bp"] == "0"
+    assert metrics["unknown tokens"] == "0"
+
+
 def test_char_tokenizer_round_trip(tmp_path):
     rows, tokenizer_json = tokenize(tmp_path, TEST_DATA / "hg38_windows_small.txt", "--tokenizer", "char")
     sequences = [r.sequence for r in read_sequences(TEST_DATA / "hg38_windows_small.txt")]

@@ -15,6 +15,11 @@ from dnalm import __version__
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import out_of_space_reason
 
+# What `dnalm --help` opens with: for people, not for developers (that is the docstring).
+DESCRIPTION = ("DNA language models from the command line: tokenize DNA, pretrain a model, "
+               "fine-tune it into a classifier, embed, score variants and generate sequences. "
+               "Each command is one Galaxy tool of the dnalm suite.")
+
 # subcommand -> (module under dnalm.commands, one-line help)
 COMMANDS = {
     "tokenize": ("tokenize", "DNA sequences -> token ids (Parquet)"),
@@ -36,7 +41,8 @@ def build_parser(selected=None):
     Importing a command can be slow (pretrain and embed pull in torch), so a
     ``dnalm tokenize`` job does not pay for the others.
     """
-    parser = argparse.ArgumentParser(prog="dnalm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="dnalm", description=DESCRIPTION,
+                                     epilog="'dnalm COMMAND --help' lists a command's options.")
     parser.add_argument("--version", action="version", version=f"dnalm {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():

@@ -176,12 +176,14 @@ def write_box_plot(first_values, second_values, comparison, column, path):
     plt = pyplot()
     labels = [comparison.first.label, comparison.second.label]
     figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
-    axes.boxplot([first_values, second_values], showfliers=False)
+    # The boxes drawn over the points, with a thick black median line that stands out from them.
+    axes.boxplot([first_values, second_values], showfliers=False, zorder=3,
+                 medianprops={"color": "black", "linewidth": 2.5})
     axes.set_xticks([1, 2], labels)
     jitter = np.random.default_rng(0)  # fixed: the same data give the same picture
     for position, values in enumerate((first_values, second_values), start=1):
         spread = jitter.uniform(-0.12, 0.12, len(values))
-        axes.scatter(position + spread, values, s=8, alpha=0.5)
+        axes.scatter(position + spread, values, s=8, alpha=0.4, zorder=1)
     axes.set_ylabel(column)
     axes.set_title(
         f"{labels[0]} vs {labels[1]} ({comparison.alternative})\n"

@@ -44,6 +44,8 @@ def add_arguments(parser):
     outputs.add_argument("--curves", help="loss and metric curves to write (PNG)")
     outputs.add_argument("--report", help="HTML report to write")
     outputs.add_argument("--test-metrics", help="test metrics to write (TSV; needs --test)")
+    outputs.add_argument("--input-name", help="name of TRAIN in the report (default: its file name)")
+    outputs.add_argument("--model-name", help="name of MODEL in the report (default: its file name)")
 
 
 def run(args):
@@ -75,7 +77,13 @@ def write_outputs(args, settings, result, scratch):
             write_metrics_table(test_path, test_values,
                                 extra={"sequences": result.facts["rows"]["test"]})
         if report_path:
-            write_html_report(report_path, report_sections(settings, run, result.facts, test_values),
-                              curve_png=curves if rows else None,
+            sections = report_sections(settings, run, report_facts(args, result), test_values)
+            write_html_report(report_path, sections, curve_png=curves if rows else None,
                               title="DNA LM fine-tuning report")
     print(f"model written to {args.output}", flush=True)
+
+
+def report_facts(args, result):
+    """The run's facts with the datasets named as the user knows them (Galaxy's names)."""
+    names = {"train": args.input_name, "source": args.model_name}
+    return {**result.facts, **{key: name for key, name in names.items() if name}}

@@ -35,6 +35,7 @@ def add_arguments(parser):
     outputs.add_argument("--metrics", help="training metrics table to write (TSV)")
     outputs.add_argument("--loss-curve", help="loss curve to write (PNG)")
     outputs.add_argument("--report", help="HTML report to write")
+    outputs.add_argument("--input-name", help="name of TOKENS in the report (default: its file name)")
     outputs.add_argument(
         "--checkpoint-dir",
         help="folder to keep the checkpoints in; a rerun with the same folder resumes "
@@ -79,7 +80,8 @@ def write_outputs(result, args):
         if curve:
             report.plot_loss_curve(rows, curve)
         if report_path:
-            report.write_html_report(report_path, report.report_sections(result), curve_png=curve)
+            report.write_html_report(report_path, report.report_sections(result, args.input_name),
+                                     curve_png=curve)
     best = metrics.best_epoch(rows)
     if best:
         print(f"best epoch {best['epoch']:.0f}: validation loss {best['val_loss']:.4f}, "

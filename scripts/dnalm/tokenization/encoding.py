@@ -49,10 +49,19 @@ class TokenizeCounts:
     duplicate_ids: int = 0  # rows whose id was seen on an earlier row
     # {number of tokens: number of sequences with that many}
     tokens_per_sequence: Counter = field(default_factory=Counter)
+    # {length in bp: number of sequences that long}: says which k-mer cuts leave a short tail
+    bp_per_sequence: Counter = field(default_factory=Counter)
 
     def add_token_counts(self, lengths):
-        values, frequencies = np.unique(lengths, return_counts=True)
-        self.tokens_per_sequence.update(dict(zip(values.tolist(), frequencies.tolist())))
+        _add_histogram(self.tokens_per_sequence, lengths)
+
+    def add_base_counts(self, lengths_bp):
+        _add_histogram(self.bp_per_sequence, lengths_bp)
+
+
+def _add_histogram(histogram, values):
+    values, frequencies = np.unique(values, return_counts=True)
+    histogram.update(dict(zip(values.tolist(), frequencies.tolist())))
 
 
 def tokenize_to_table(records, tokenizer, out_path, max_length=None):
@@ -107,6 +116,7 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
                 at_limit = np.flatnonzero(lengths == max_length)
                 counts.truncated += sum(1 for i in at_limit if encodings[i].overflowing)
             counts.add_token_counts(lengths)
+            counts.add_base_counts(length_bp)
             id_hashes.append(np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)))
     if id_hashes:
         # 8 bytes per row instead of a set of strings; a 64-bit collision is negligible.

@@ -49,6 +49,12 @@ def summary_rows(tokenizer_name, vocab_size, counts, windows=None, reverse_compl
         ("unknown tokens", counts.unknown_tokens),
         ("truncated sequences", counts.truncated),
     ]
+    if tokenizer_name.startswith("kmer:"):
+        # A length that is not a multiple of K ends in a shorter word, outside the vocabulary.
+        k = int(tokenizer_name.split(":")[1])
+        tails = sum(n for length, n in counts.bp_per_sequence.items() if length % k)
+        rows.insert(rows.index(("unknown tokens", counts.unknown_tokens)) + 1,
+                    (f"unknown tokens from a last k-mer shorter than {k} bp", tails))
     return rows
 
 

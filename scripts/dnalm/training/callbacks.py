@@ -1,9 +1,9 @@
-"""What the Trainer tells the job log while it trains, and the wall-time budget."""
+"""What the Trainer tells the job log while it trains, the wall-time budget, and a run that learns nothing."""
 
 import math
 import time
 
-from transformers import TrainerCallback
+from transformers import EarlyStoppingCallback, TrainerCallback
 
 
 def format_seconds(seconds):
@@ -131,6 +131,60 @@ class TimeBudget(TrainerCallback):
             self.stopped = True
             control.should_training_stop = True
         return control
+
+
+class AnnouncedEarlyStopping(EarlyStoppingCallback):
+    """transformers' early stopping, saying so in the job log when it stops the run.
+
+    A subclass rather than a second callback: a resumed run rebuilds the stateful
+    callbacks from their checkpointed arguments, so a callback pointing at this one
+    would be left watching the old instance.
+    """
+
+    def on_evaluate(self, args, state, control, metrics, **kwargs):
+        super().on_evaluate(args, state, control, metrics, **kwargs)
+        if self.early_stopping_patience_counter >= self.early_stopping_patience and \
+                state.is_world_process_zero:
+            print(f"early stopping: {self.early_stopping_patience_counter} evaluation(s) without a "
+                  f"better validation {args.metric_for_best_model.removeprefix('eval_')}", flush=True)
+
+
+class NothingLearned(TrainerCallback):
+    """Warn when a classifier is not learning: every validation prediction one class, or
+    validation metrics that do not move from epoch to epoch.
+
+    ``metrics`` are the Trainer's keys watched for movement (``eval_accuracy``, ...);
+    ``classes_key`` is the evaluation's count of distinct predicted classes; ``advice`` is
+    what to try, said with each warning. ``warnings`` keeps what was said.
+    """
+
+    def __init__(self, metrics, classes_key, advice, print_fn=print):
+        self.metrics, self.classes_key, self.advice = tuple(metrics), classes_key, advice
+        self.print = print_fn
+        self.evaluations = []  # the watched metrics of each evaluation, rounded
+        self.warnings = []
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not state.is_world_process_zero or not metrics:
+            return
+        self.evaluations.append(tuple(round(metrics.get(key, float("nan")), 4) for key in self.metrics))
+        if metrics.get(self.classes_key) == 1:
+            self.warn(f"epoch {state.epoch:.2f}: every validation sequence is predicted as the same "
+                      "class")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero or len(self.evaluations) < 2:
+            return
+        # NaN != NaN: compare as text, so an AUROC of NaN in every epoch counts as unmoved
+        if len({repr(values) for values in self.evaluations}) == 1:
+            names = ", ".join(key.removeprefix("eval_") for key in self.metrics)
+            self.warn(f"the validation metrics ({names}) were the same in all "
+                      f"{len(self.evaluations)} evaluations")
+
+    def warn(self, text):
+        message = f"warning: {text}: the model may not be learning; {self.advice}"
+        self.warnings.append(message)
+        self.print(message, flush=True)
 
 
 def how_training_stopped(state, time_budget):

@@ -6,12 +6,17 @@ Otherwise the checkpoints live in a hidden folder beside the output
 (``.model.zip.checkpoints`` for ``model.zip``): rerunning the same command
 after a crash resumes from it, and it is removed once the outputs are written,
 so a successful run leaves nothing behind in the working directory.
+A run stopped by Ctrl-C or SIGTERM (Galaxy's stop) says where its checkpoints
+are, how big they are, and how to resume or remove them.
 """
 
 import contextlib
 import hashlib
 import json
 import shutil
+import signal
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +36,51 @@ class CheckpointFolder:
 def checkpoint_folder(named, output):
     """Yield the ``CheckpointFolder`` of a run writing ``output``; see the module's docstring."""
     if named:
-        yield CheckpointFolder(Path(named), temporary=False)
-        return
-    output = Path(output)
-    folder = CheckpointFolder(output.with_name(f".{output.name}.checkpoints"), temporary=True)
-    yield folder  # an exception leaves it in place, to resume from
-    shutil.rmtree(folder.path, ignore_errors=True)
+        folder = CheckpointFolder(Path(named), temporary=False)
+    else:
+        output = Path(output)
+        folder = CheckpointFolder(output.with_name(f".{output.name}.checkpoints"), temporary=True)
+    with told_on_stop(folder):
+        yield folder  # an exception leaves it in place, to resume from
+    if folder.temporary:
+        shutil.rmtree(folder.path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def told_on_stop(folder, stream=None):
+    """On Ctrl-C or SIGTERM, say what the stopped run leaves behind, then stop as asked."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(stop_message(folder), file=stream or sys.stderr, flush=True)
+        raise
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def stop_message(folder):
+    """Where the checkpoints are, their size, how to resume, how to remove them."""
+    path = Path(folder.path).resolve()
+    newest = last_complete_checkpoint(path)
+    if newest is None:
+        if folder.temporary:
+            shutil.rmtree(path, ignore_errors=True)  # nothing in it to resume from
+        return "stopped before the first checkpoint: there is nothing to resume from"
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    again = ("run the same command again (it finds this folder beside the output), or add "
+             f"--checkpoint-dir {path}") if folder.temporary else "run the same command again"
+    shown = f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+    return (f"stopped: the checkpoints so far are in {path} ({shown}; newest "
+            f"{Path(newest).name})\n"
+            f"  to resume from there: {again}\n"
+            f"  to remove them: rm -r {path}")
 
 
 def claim(folder, fingerprint, print_fn=print):

@@ -3,7 +3,7 @@
 import csv
 
 from dnalm.inference.classification_metrics import METRIC_NAMES
-from dnalm.io.plotting import pyplot
+from dnalm.io.plotting import pyplot, show_at_least
 
 COLUMNS = ("epoch", "step", "train_loss", "val_loss", *METRIC_NAMES, "learning_rate",
            "tokens_per_second")
@@ -49,10 +49,12 @@ def plot_curves(rows, path, best_metric="loss"):
     loss_axes.set_ylabel("cross-entropy loss")
     loss_axes.set_title("Fine-tuning")
     loss_axes.legend()
-    for name in ("accuracy", "f1", "mcc", "auroc"):
+    metrics = ("accuracy", "f1", "mcc", "auroc")
+    for name in metrics:
         metric_axes.plot(epochs, [row[name] for row in rows], "o-", label=name)
     metric_axes.set_xlabel("epoch")
     metric_axes.set_ylabel("validation metric")
+    show_at_least(metric_axes, [row[name] for row in rows for name in metrics])
     metric_axes.set_title(f"best epoch chosen by {best_metric}")
     metric_axes.legend()
     figure.tight_layout()

@@ -22,8 +22,9 @@ from dnalm.runtime.hardware import attention_implementation
 from dnalm.settings import settings_summary
 from dnalm.training import classifier_model
 from dnalm.training.classification_data import class_indices, class_names, token_ids
-from dnalm.training.finetuning import FinetuneRun, bf16_pays, examples, train_classifier
-from dnalm.training.report import time_and_hardware
+from dnalm.training.finetuning import (FinetuneRun, auto_eval_batch_size, bf16_pays, examples,
+                                       train_classifier)
+from dnalm.training.report import readable_setting, time_and_hardware
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -35,7 +36,7 @@ class FinetuneResult:
     run: FinetuneRun
     model_dir: Path  # the merged model and its tokenizer, as save_pretrained writes them
     test_values: dict  # test metrics; None without a test set
-    facts: dict  # source, architecture, classes, parameters and rows, for the report
+    facts: dict  # source, train, architecture, classes, parameters and rows, for the report
 
 
 def finetune(model_path, datasets, settings, scratch):
@@ -74,7 +75,8 @@ def finetune(model_path, datasets, settings, scratch):
             if (model_files.directory / name).is_file():
                 shutil.copy(model_files.directory / name, model_dir / name)
         test_values = evaluate_test(final, tokens.get("test"), indices.get("test"), pad_id)
-        facts = dict(source=Path(model_path).name, architecture=model_files.architecture,
+        facts = dict(source=Path(model_path).name, train=Path(datasets["train"].source).name,
+                     architecture=model_files.architecture,
                      classes=classes, trainable=trainable, total=total,
                      rows={name: len(data) for name, data in datasets.items()})
     return FinetuneResult(run=run, model_dir=model_dir, test_values=test_values, facts=facts)
@@ -92,11 +94,12 @@ def evaluate_test(model, token_ids, class_indices, pad_id):
 def report_sections(settings, run, facts, test_values):
     """The report's tables for a ``finetuning.FinetuneRun``: data, model, settings, result."""
     sections = {
-        "Data": {f"{name} sequences": f"{count:,}" for name, count in facts["rows"].items()},
+        "Data": {"training table": facts["train"],
+                 **{f"{name} sequences": f"{count:,}" for name, count in facts["rows"].items()}},
         "Model": {"source": facts["source"], "architecture": facts["architecture"],
                   "classes (id2label order)": ", ".join(facts["classes"]),
                   "trainable / total parameters": f"{facts['trainable']:,} / {facts['total']:,}"},
-        "Settings": {name: (",".join(value) if isinstance(value, list) else value)
+        "Settings": {name: readable_setting(name, value, auto_eval_batch_size())
                      for name, value in settings_summary(settings).items()},
         "Result": {"best epoch": f"{run.best_epoch:.2f}" if run.best_epoch else "none evaluated",
                    f"best validation {run.best_metric}":

@@ -22,7 +22,7 @@ from dnalm.inference.classification import ClassificationCollator
 from dnalm.inference.classification_metrics import SELECTION_METRICS, classification_metrics, softmax
 from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS, use_bf16
 from dnalm.settings import check_settings, setting
-from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
+from dnalm.training.callbacks import NothingLearned, ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.classifier_model import METHODS
 from dnalm.training import trainer_arguments
 from dnalm.training.trainer import without_default_printers
@@ -89,9 +89,17 @@ def examples(token_ids, class_indices, sort_by_length=False):
     return sorted(rows, key=lambda row: len(row["input_ids"])) if sort_by_length else rows
 
 
+# What a run that learns nothing is told to try (the learning-rate help of the tool says the same).
+NOT_LEARNING_ADVICE = ("try a higher --learning-rate (a new head on a small model learns faster "
+                       "with 1e-4 to 1e-3), more epochs or more training rows")
+
+
 def evaluation_metrics(prediction):
+    """The classification metrics, and how many classes the predictions use (1: a collapse)."""
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-    return classification_metrics(prediction.label_ids, softmax(logits))
+    probabilities = softmax(logits)
+    return {**classification_metrics(prediction.label_ids, probabilities),
+            "predicted_classes": len(set(probabilities.argmax(axis=1).tolist()))}
 
 
 class BestEpoch(TrainerCallback):
@@ -163,12 +171,16 @@ def bf16_pays(precision, hidden_size):
     return use_bf16(precision)
 
 
+def auto_eval_batch_size():
+    """Sequences per evaluation pass for --eval-batch-size 0: 1024 on a GPU, 256 on a CPU."""
+    return 1024 if torch.cuda.is_available() else 256
+
+
 def training_arguments(settings, steps_per_epoch, output_dir, bf16=False):
     return trainer_arguments.training_arguments(
         settings, output_dir, steps_per_epoch,
         per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.eval_batch_size or (
-            1024 if torch.cuda.is_available() else 256),
+        per_device_eval_batch_size=settings.eval_batch_size or auto_eval_batch_size(),
         bf16=bf16,
         train_sampling_strategy="group_by_length",
         save_strategy="no",  # BestEpoch keeps the best weights in memory
@@ -205,7 +217,9 @@ def train_classifier(model, train_set, validation_set, settings, pad_id, scratch
     trainer = without_default_printers(Trainer(
         model=model, args=arguments, train_dataset=train_set, eval_dataset=validation_set,
         data_collator=ClassificationCollator(pad_id), compute_metrics=evaluation_metrics,
-        callbacks=[best, ClassificationProgress(print_fn), budget],
+        callbacks=[best, ClassificationProgress(print_fn), budget, NothingLearned(
+            ("eval_accuracy", "eval_f1", "eval_mcc", "eval_auroc"), "eval_predicted_classes",
+            NOT_LEARNING_ADVICE, print_fn)],
     ))
     print_fn(f"training: {len(train_set):,} sequences, {len(validation_set):,} for validation; "
              f"batch {settings.batch_size}, {steps_per_epoch} steps per epoch; "

@@ -4,9 +4,8 @@ import base64
 import html
 import io
 
-from dnalm.io.plotting import pyplot
-
-from dnalm.runtime.hardware import compile_mode  # noqa: E402
+from dnalm.io.plotting import pyplot, show_at_least
+from dnalm.runtime.hardware import compile_mode
 
 
 def plot_loss_curve(rows, path, title="Pretraining"):
@@ -28,6 +27,7 @@ def plot_loss_curve(rows, path, title="Pretraining"):
     )
     accuracy_axes.set_xlabel("epoch")
     accuracy_axes.set_ylabel("validation next-token accuracy")
+    show_at_least(accuracy_axes, [r["accuracy"] for r in epochs])
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=100)
     plt.close(figure)
@@ -66,8 +66,11 @@ def _read_bytes(source):
         return handle.read()
 
 
-def report_sections(result):
-    """The report's tables for a ``pretraining.PretrainResult``: data, model, settings, result."""
+def report_sections(result, input_name=None):
+    """The report's tables for a ``pretraining.PretrainResult``: data, model, settings, result.
+
+    ``input_name`` names the token table (Galaxy's dataset name); default: its file name.
+    """
     from dnalm.runtime.multi_gpu import world_size
     from dnalm.training.metrics import best_epoch, metrics_rows
 
@@ -90,7 +93,7 @@ def report_sections(result):
             f"{config.num_local_experts} ({config.num_experts_per_tok})")
     return {
         "Data": {
-            "token table": result.token_table,
+            "token table": input_name or result.token_table,
             "sequences": f"{lengths.sequences:,}",
             "tokens": f"{lengths.tokens:,}",
             "tokens per sequence (min / mean / max)":
@@ -108,7 +111,9 @@ def report_sections(result):
             "learning rate": settings.learning_rate,
             "schedule (warmup ratio)": f"{settings.lr_scheduler} ({settings.warmup_ratio:g})",
             "weight decay": settings.weight_decay,
-            "early stopping patience": settings.early_stopping_patience,
+            "early stopping patience": readable_setting("early_stopping_patience",
+                                                        settings.early_stopping_patience),
+            "time budget": readable_setting("time_budget_minutes", settings.time_budget_minutes),
             "seed": settings.seed,
             "precision": "bf16" if run.bf16 else "fp32",
             "packed row length": settings.row_length,
@@ -127,6 +132,31 @@ def report_sections(result):
         },
         "Time and hardware": time_and_hardware(run.seconds, {"devices": world_size()}),
     }
+
+
+def readable_setting(name, value, auto=None):
+    """A setting's value as a report shows it: what 0, -1 or "auto" mean, said in words.
+
+    ``auto`` is what an automatic value came to in this run, where the caller knows it.
+    """
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    meanings = {
+        "time_budget_minutes": {0: "no limit"},
+        "max_steps": {-1: "no limit: the epochs decide"},
+        "early_stopping_patience": {0: "never stop early"},
+        "eval_batch_size": {0: f"auto: {auto}" if auto else "auto"},
+        "logging_steps": {0: "auto: about ten per epoch"},
+        "micro_batch_size": {0: "auto: batch size x accumulation, up to the device's limit"},
+        "row_length": {0: "auto: twice the longest sequence"},
+        "dataloader_workers": {0: "none: the training process itself"},
+        "warmup_ratio": {0: "0 (no warmup)"},
+    }
+    if value in meanings.get(name, {}) and not isinstance(value, bool):
+        return meanings[name][value]
+    if name == "time_budget_minutes":
+        return f"{value:g} min"
+    return value
 
 
 def time_and_hardware(seconds, extra):

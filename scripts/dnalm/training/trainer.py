@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import EarlyStoppingCallback, Trainer
+from transformers import Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -26,7 +26,7 @@ from dnalm.runtime.hardware import compile_mode, use_bf16
 from dnalm.runtime.multi_gpu import world_size
 from dnalm.training import trainer_arguments
 from dnalm.training.budget_schedule import ScheduleWithinBudget
-from dnalm.training.callbacks import ProgressLines, TimeBudget, how_training_stopped
+from dnalm.training.callbacks import AnnouncedEarlyStopping, ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.checkpoints import last_complete_checkpoint
 from dnalm.training.loss import CausalLMLoss
 from dnalm.training.packing import IGNORE_INDEX, PackedCollator, fixed_shape_collator
@@ -187,7 +187,7 @@ def make_trainer(model, tokenizer, train_set, validation_set, settings, row_leng
         # Evaluation keeps only the argmax of each position (ints), never the logits.
         preprocess_logits_for_metrics=next_token_argmax,
         compute_metrics=next_token_accuracy,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
+        callbacks=[AnnouncedEarlyStopping(early_stopping_patience=settings.early_stopping_patience),
                    *callbacks, *([time_budget] if time_budget else [])],
         time_budget=time_budget,
     )
