@@ -24,17 +24,32 @@ export GALAXY_CONFIG_OVERRIDE_INTERACTIVETOOLS_ENABLE=false
 export GALAXY_CONFIG_OVERRIDE_CONDA_AUTO_INIT=false
 export GALAXY_CONFIG_OVERRIDE_CONDA_AUTO_INSTALL=false
 
-# The address planemo chose, and Galaxy's data folder (by default data/ beside the settings file),
-# where Celery keeps its results database: made now, as the worker starts before Galaxy would.
-read -r bind data_dir < <("$venv/bin/python" - <<'PY'
-import json, os, yaml
-with open(os.environ["GALAXY_CONFIG_FILE"]) as handle:
+# From the settings planemo (or make serve) wrote: the address to bind; Galaxy's data folder (by
+# default data/ beside the settings file), where Celery keeps its results database, made now as
+# the worker starts before Galaxy would; and the SQLite databases, given a 60 s busy timeout:
+# Galaxy and the Celery worker write to them from two processes, and on a busy 2-core machine
+# SQLite's default 5 s wait for the other's lock ran out ("database is locked").
+read -r bind data_dir database broker < <("$venv/bin/python" - <<'PY'
+import os, yaml
+settings_file = os.environ["GALAXY_CONFIG_FILE"]
+with open(settings_file) as handle:
     config = yaml.safe_load(handle)  # planemo writes JSON, which YAML reads too
-data_dir = os.path.join(os.path.dirname(os.environ["GALAXY_CONFIG_FILE"]), config["galaxy"].get("data_dir", "data"))
-print(config["gravity"]["gunicorn"]["bind"], data_dir)
+galaxy = config["galaxy"]
+data_dir = os.path.join(os.path.dirname(settings_file), galaxy.get("data_dir", "data"))
+database = galaxy.get("database_connection") or f"sqlite:///{data_dir}/universe.sqlite?isolation_level=IMMEDIATE"
+broker = galaxy.get("amqp_internal_connection") or f"sqlalchemy+sqlite:///{data_dir}/control.sqlite?isolation_level=IMMEDIATE"
+
+def patient(url):
+    if "sqlite" not in url or "timeout=" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + "timeout=60"
+
+print(config["gravity"]["gunicorn"]["bind"], data_dir, patient(database), patient(broker))
 PY
 )
 mkdir -p "$data_dir"
+export GALAXY_CONFIG_OVERRIDE_DATABASE_CONNECTION=$database
+export GALAXY_CONFIG_OVERRIDE_AMQP_INTERNAL_CONNECTION=$broker
 
 # The Celery worker that gravity would start, in this process group (planemo and make serve stop
 # the whole group) but not a child of gunicorn, which would report its exit.

@@ -1,6 +1,7 @@
 """Pretraining data at genome scale: token ids memory-mapped, never copied whole; the
 validation split by held-out records or at random, capped; errors that name the problem."""
 
+import mmap
 import os
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def test_token_ids_are_memory_mapped_views_and_no_file_is_left(tmp_path):
     scratch = tmp_path / "scratch"
     data = read_token_data(write_genome_table(tmp_path / "t.parquet"), scratch, batch_rows=16)
     values, offsets = data.sequences.values, data.sequences.offsets
-    assert isinstance(values, np.memmap) and isinstance(offsets, np.memmap)
+    assert isinstance(values.base.obj, mmap.mmap) and isinstance(offsets.base.obj, mmap.mmap)
     assert values.dtype == np.int32 and offsets.dtype == np.int64
     assert len(values) == sum(len(r[2]) for r in rows) and offsets[-1] == len(values)
     assert os.listdir(scratch) == []  # unlinked once mapped

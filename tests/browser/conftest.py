@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 GALAXY_START_SECONDS = 600
+EXPECT_SECONDS = 30
 
 
 def free_port():
@@ -115,6 +116,9 @@ def stop(server):
 @pytest.fixture(scope="session")
 def browser():
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's screenshots only
+    # What the page shows next can take Galaxy more than Playwright's default 5 s on a busy
+    # 2-core machine (a history item appearing, a list loading); a failure still fails.
+    playwright_api.expect.set_options(timeout=EXPECT_SECONDS * 1000)
     with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium

@@ -4,7 +4,7 @@
 group, into two flat files in a scratch folder (pretraining uses the folder
 that holds the checkpoints, which has room for them): every token id (int32)
 and where each sequence starts (int64, the index). It
-maps both read-only-by-default (``np.memmap``, copy-on-write) and unlinks the
+maps both copy-on-write (``mmap``, read-ahead off) and unlinks the
 files at once: the mapping keeps them readable for the run, the disk space
 comes back when it ends, and a killed run leaves nothing behind. The operating
 system pages in only the tokens a batch reads, so memory stays flat however
@@ -24,6 +24,7 @@ a memory-mapped array costs nothing; and ``datasets`` is not otherwise a
 dependency of dnalm (only of the tutorial recipe in ``bench/``).
 """
 
+import mmap
 import os
 import tempfile
 from dataclasses import dataclass
@@ -237,10 +238,20 @@ class _TableReading:
 
 
 def _mapped(filename, dtype):
-    """The file as a copy-on-write array: pages are read on demand, writes never reach the file."""
+    """The file as a copy-on-write array: pages are read on demand, writes never reach the file.
+
+    Access is declared random: batches and the validation windows read sequences scattered
+    over the file, and the kernel's read-ahead would otherwise map some 128 kB around every
+    page read, so the resident pages (counted in the process's memory) would grow with the
+    corpus.
+    """
     if os.path.getsize(filename) == 0:
         return np.zeros(0, dtype=dtype)
-    return np.memmap(filename, dtype=dtype, mode="c")
+    with open(filename, "rb") as handle:
+        mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+    if hasattr(mapping, "madvise"):  # Linux and macOS
+        mapping.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapping, dtype=dtype)
 
 
 def first_ids(path, count=FIRST_IDS_FOR_FINGERPRINT):
