@@ -48,7 +48,7 @@ BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
 .PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot demo-genome test test-python lint \
 	lint-shed lint-workflows test-galaxy test-tools test-workflows test-browser serve clean \
-	gpu-check images image-gpu test-containers test-containers-workflows check-container-jobs
+	gpu-check images image-gpu test-containers test-containers-tools test-containers-workflows check-container-jobs
 
 help:
 	@sed -n 's/^#   //p' Makefile | sed 's|$$(PORT)|$(PORT)|; s|$$(GPU_CHECK_OUT)|$(GPU_CHECK_OUT)|'
@@ -174,21 +174,18 @@ lint-workflows: galaxy
 	$(if $(strip $(WORKFLOWS)),$(PLANEMO) workflow_lint $(WORKFLOWS))
 	$(if $(strip $(WORKFLOW_SOURCES)),$(PLANEMO) workflow_lint --iwc $(sort $(dir $(WORKFLOW_SOURCES))))
 
-# Everything that runs inside a real Galaxy: every tool test and every workflow test with Galaxy
-# running the tools in the suite's CPU image (what a Galaxy server runs; the job metrics must
-# then name that image), the workflow tests again with the tools from .venv (what make serve,
-# the demos and container-less sites run), and the browser test (also .venv), whose click paths
-# and workflow runs take every tool through that route. Galaxy's per-job overhead (an upload job
-# and a metadata step around every tool run, each a Python process importing Galaxy) is what
-# takes the time, so these run side by side, each with its own Galaxy (about 2.3 GB each),
-# keeping both cores busy.
+# Everything that runs inside a real Galaxy, three Galaxies side by side (about 2.5 GB each with
+# their Celery worker): every tool test and every workflow test with Galaxy running the tools
+# in the suite's CPU image (what a Galaxy server runs; the job metrics must then name that
+# image), and the browser test with the tools from .venv (what make serve, the demos and
+# container-less sites run), whose click paths and workflow runs take every tool through that
+# route. Each Galaxy costs two minutes of CPU to start and keeps polling its database, so there
+# are no more of them than that: make test-workflows runs the workflow tests with .venv too.
 # Tools and workflows need separate runs: a mixed run crashes in planemo 0.75.47.
 # Without Podman: make test-tools runs the same tool tests with the tools from .venv.
 TOOL_XMLS := $(filter-out %/macros.xml,$(wildcard $(TOOLS)/*.xml))
-TOOL_SHARDS := 1 2
-tool_shard = $(shell printf '%s\n' $(TOOL_XMLS) | awk 'NR % 2 == $(1) % 2')
-GALAXY_TESTS := $(TOOL_SHARDS:%=test-containers-tools-%) \
-	$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows test-workflows) $(if $(BROWSER_TESTS),test-browser)
+GALAXY_TESTS := test-containers-tools $(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows) \
+	$(if $(BROWSER_TESTS),test-browser)
 
 # A failure's own lines are repeated at the very end, where the tail of a CI log shows them.
 FAILURE_LINES := \*\*\*|: failed|failed: |^FAILED|^ERROR
@@ -203,15 +200,12 @@ test-galaxy: images
 		exit 1; \
 	fi
 
-test-tools: $(TOOL_SHARDS:%=test-tools-%)
-
-# Shard N takes every second tool, starting with the Nth.
-test-tools-%: venv galaxy
+test-tools: venv galaxy
 	mkdir -p $(ARTIFACTS)
 	.ci/planemo test --test_data $(TEST_DATA) \
-		--test_output $(ARTIFACTS)/tool_tests-$*.html \
-		--test_output_json $(ARTIFACTS)/tool_tests-$*.json \
-		$(call tool_shard,$*)
+		--test_output $(ARTIFACTS)/tool_tests.html \
+		--test_output_json $(ARTIFACTS)/tool_tests.json \
+		$(TOOL_XMLS)
 
 # Every workflow in one planemo run, one Galaxy start: a test's inputs are read relative to its
 # -tests.yml, so each folder's own test-data/ serves it.
@@ -264,21 +258,21 @@ image-gpu: $(CONTAINER_TOOLS)
 # dnalm job. make test-galaxy runs these beside the .venv runs. The test data folder is Galaxy's
 # tool_data_path, so that the container sees the built-in genomes of the test data table.
 test-containers: images
-	$(MAKE) --no-print-directory -k -j3 --output-sync=target $(TOOL_SHARDS:%=test-containers-tools-%) \
+	$(MAKE) --no-print-directory -k -j2 --output-sync=target test-containers-tools \
 		$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows)
 	$(MAKE) --no-print-directory check-container-jobs
 
 check-container-jobs: venv
 	$(VENV)/bin/python containers/check_container_jobs.py --image $(CPU_IMAGE) \
-		$(wildcard $(ARTIFACTS)/container_tool_tests-*.json $(ARTIFACTS)/container_workflow_tests.json)
+		$(wildcard $(ARTIFACTS)/container_tool_tests.json $(ARTIFACTS)/container_workflow_tests.json)
 
-test-containers-tools-%: venv galaxy
+test-containers-tools: venv galaxy
 	mkdir -p $(ARTIFACTS)
 	.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --test_data $(TEST_DATA) \
 		--tool_data_path $(CURDIR)/$(TEST_DATA) \
-		--test_output $(ARTIFACTS)/container_tool_tests-$*.html \
-		--test_output_json $(ARTIFACTS)/container_tool_tests-$*.json \
-		$(call tool_shard,$*)
+		--test_output $(ARTIFACTS)/container_tool_tests.html \
+		--test_output_json $(ARTIFACTS)/container_tool_tests.json \
+		$(TOOL_XMLS)
 
 # Every workflow test in the image, in one planemo run as test-workflows does.
 test-containers-workflows: venv galaxy
