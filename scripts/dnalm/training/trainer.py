@@ -30,6 +30,7 @@ from dnalm.training.callbacks import AnnouncedEarlyStopping, ProgressLines, Time
 from dnalm.training.checkpoints import last_complete_checkpoint
 from dnalm.training.loss import CausalLMLoss
 from dnalm.training.packing import IGNORE_INDEX, PackedCollator, fixed_shape_collator
+from dnalm.training.sampling import EpochPermutation
 
 FEW_STEPS_PER_EPOCH = 10  # fewer, and the job log says what to lower
 # Sequences per forward pass at most (--micro-batch-size 0). On a GPU of 40 GiB or more the
@@ -143,7 +144,12 @@ class CheckpointsAsInMemory(Trainer):
 
 
 class PretrainingTrainer(ScheduleWithinBudget, CheckpointsAsInMemory):
-    """The pretraining Trainer: checkpoints as in memory, the schedule ending with the budget."""
+    """The pretraining Trainer: checkpoints as in memory, the schedule ending with the budget,
+    and the training order held compactly at genome scale (``sampling.EpochPermutation``)."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        return EpochPermutation(len(dataset), self.args.data_seed)
 
 
 def next_token_argmax(logits, labels):
