@@ -161,9 +161,9 @@ def read_token_data(path, scratch_dir, sources=(), batch_rows=65_536):
                 # Row group by row group, on one thread: iter_batches and Arrow's reader
                 # threads keep buffers that grew with the file (150 MB more anonymous memory
                 # for a 240 Mbp genome's table), a row group read at a time keeps ~20 MB.
+                columns = reading.columns(parquet)
                 for group in range(parquet.num_row_groups):
-                    table = parquet.read_row_group(group, columns=reading.columns(parquet),
-                                                   use_threads=False)
+                    table = parquet.read_row_group(group, columns=columns, use_threads=False)
                     for batch in table.to_batches(max_chunksize=batch_rows):
                         reading.add(batch)
             except (OSError, pa.ArrowInvalid) as error:
