@@ -187,8 +187,10 @@ TOOL_XMLS := $(filter-out %/macros.xml,$(wildcard $(TOOLS)/*.xml))
 GALAXY_TESTS := test-containers-tools $(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows) \
 	$(if $(BROWSER_TESTS),test-browser)
 
-# A failure's own lines are repeated at the very end, where the tail of a CI log shows them.
-FAILURE_LINES := \*\*\*|: failed|failed: |^FAILED|^ERROR
+# A failure's own lines are repeated at the very end, where the tail of a CI log shows them:
+# make's errors, planemo's and pytest's summaries, and where a browser step stopped (the line
+# of the test and the locator Playwright was waiting for).
+FAILURE_LINES := \*\*\* \[|: failed|failed: |^FAILED|^ERROR|^tests/.*:[0-9]+: \w+$$|^E .*(waiting for|Actual value)
 test-galaxy: images
 	@mkdir -p $(ARTIFACTS); failed=""; \
 	$(MAKE) --no-print-directory -k -j$(words $(GALAXY_TESTS)) --output-sync=target $(GALAXY_TESTS) 2>&1 \
@@ -196,7 +198,7 @@ test-galaxy: images
 	$(MAKE) --no-print-directory check-container-jobs || failed=1; \
 	if [ -n "$$failed" ]; then \
 		echo "test-galaxy failed; what said so in $(ARTIFACTS)/test-galaxy.log:" >&2; \
-		grep -E '$(FAILURE_LINES)' $(ARTIFACTS)/test-galaxy.log | tail -n 15 >&2 || true; \
+		grep -E '$(FAILURE_LINES)' $(ARTIFACTS)/test-galaxy.log | tail -n 30 >&2 || true; \
 		exit 1; \
 	fi
 
