@@ -364,8 +364,11 @@ def test_stopped_run_says_where_its_checkpoints_are_and_how_to_resume_or_remove_
         few_tokens, tmp_path, stop):
     argv = ["pretrain", str(few_tokens), "-o", "m.zip", *FAST, "--epochs", "4",
             "--logging-steps", "1", "--precision", "fp32"]
+    # Ctrl-C as at a terminal: a shell's background job (nohup ... &) ignores SIGINT, and
+    # its children would inherit that.
     process = subprocess.Popen([sys.executable, "-m", "dnalm.cli", *argv], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in process.stdout:  # 3 steps per epoch: stop during epoch 2, after checkpoint-3
         if line.startswith("epoch ") and " step 4/12 " in line:
             process.send_signal(stop)

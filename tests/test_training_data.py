@@ -17,6 +17,7 @@ from dnalm.tokenization.loading import load_tokenizer
 from dnalm.training.callbacks import TimeBudget
 from dnalm.training.data import (
     SequenceDataset,
+    TokenIdsFile,
     cap_validation,
     check_fits_model,
     read_token_data,
@@ -78,19 +79,22 @@ def test_the_validation_cap_is_a_seeded_sample_of_the_held_out_rows(tmp_path):
     assert cap_validation(np.arange(5), 10).tolist() == [0, 1, 2, 3, 4]
 
 
-def test_token_ids_are_memory_mapped_views_and_no_file_is_left(tmp_path):
+def test_token_ids_are_read_from_unlinked_files_a_sequence_at_a_time(tmp_path):
     rows = genome_rows()
     scratch = tmp_path / "scratch"
     data = read_token_data(write_genome_table(tmp_path / "t.parquet"), scratch, batch_rows=16)
     values, offsets = data.sequences.values, data.sequences.offsets
-    assert isinstance(values.base.obj, mmap.mmap) and isinstance(offsets.base.obj, mmap.mmap)
-    assert values.dtype == np.int32 and offsets.dtype == np.int64
+    assert isinstance(values, TokenIdsFile) and isinstance(offsets.base.obj, mmap.mmap)
+    assert offsets.dtype == np.int64
     assert len(values) == sum(len(r[2]) for r in rows) and offsets[-1] == len(values)
-    assert os.listdir(scratch) == []  # unlinked once mapped
-    sequence = data.sequences[41]
-    assert sequence.tolist() == rows[41][2] and np.shares_memory(sequence, values)
+    assert os.listdir(scratch) == []  # unlinked once opened
+    for row in (0, 41, len(rows) - 1):
+        sequence = data.sequences[row]
+        assert sequence.dtype == np.int32 and sequence.tolist() == rows[row][2]
+    every_id = np.concatenate([ids for _, ids in values.chunks(size=7)])
+    assert every_id.tolist() == [token for row in rows for token in row[2]]
     dataset = SequenceDataset(data.sequences, np.array([41, 3]))
-    assert np.shares_memory(dataset[0]["input_ids"], values)
+    assert dataset[0]["input_ids"].tolist() == rows[41][2]
     assert dataset.lengths().tolist() == [len(rows[41][2]), len(rows[3][2])]
 
 

@@ -1,26 +1,31 @@
-"""The training data: a token table's ids memory-mapped, checked, and split by index.
+"""The training data: a token table's ids in two scratch files, checked, and split by index.
 
 ``read_token_data`` copies the ``input_ids`` column once, row group by row
 group, into two flat files in a scratch folder (pretraining uses the folder
 that holds the checkpoints, which has room for them): every token id (int32)
-and where each sequence starts (int64, the index). It
-maps both copy-on-write (``mmap``, read-ahead off) and unlinks the
-files at once: the mapping keeps them readable for the run, the disk space
-comes back when it ends, and a killed run leaves nothing behind. The operating
-system pages in only the tokens a batch reads, so memory stays flat however
-large the corpus. What stays in RAM is a small index: with held-out records
-(``--validation-contigs``), one byte per row saying whether its ``source``
-(see ``dnalm.io.token_table``) is one of them, found batch by batch in Arrow;
-training and validation row indices. Window ids are never read: an error
-message looks up the one row it names (``read_row_id``).
+and where each sequence starts (int64, the index). It opens both and unlinks
+them at once: the open files stay readable for the run, the disk space comes
+back when it ends, and a killed run leaves nothing behind. A sequence's ids are
+read from the file when a batch asks for it (``pread``), so memory stays flat
+however large the corpus; the index is memory-mapped (read-ahead off). What
+stays in RAM is small: with held-out records (``--validation-contigs``), one
+byte per row saying whether its ``source`` (see ``dnalm.io.token_table``) is
+one of them, found batch by batch in Arrow; training and validation row
+indices. Window ids are never read: an error message looks up the one row it
+names (``read_row_id``).
+
+Why the ids are read, not mapped: a mapped page counts as the process's memory,
+and the kernel maps whole page-cache folios (up to megabytes) around each page
+read, so a memory-mapped corpus's resident pages grew with its size (65 MB for
+the 2,168 windows a short run read from a 240 Mbp genome).
 
 Training and validation are arrays of row indices into these files: a split,
 a cap on the validation set or a shuffle moves indices, never token ids.
 
 Why not the memory-mapped cache of ``datasets``: it would convert the Parquet
 file into an Arrow cache just as large, then hand out every row through its
-formatting layer (Python lists, or a NumPy conversion per row), where a view of
-a memory-mapped array costs nothing; and ``datasets`` is not otherwise a
+formatting layer (Python lists, or a NumPy conversion per row), where reading
+a window's ids costs one system call; and ``datasets`` is not otherwise a
 dependency of dnalm (only of the tutorial recipe in ``bench/``).
 """
 
@@ -50,12 +55,45 @@ FIRST_IDS_FOR_FINGERPRINT = 100
 RECORDS_NAMED_IN_ERRORS = 10
 
 
+class TokenIdsFile:
+    """Token ids (int32) in an open file, read a slice at a time with ``pread``.
+
+    ``pread`` names its own position, so processes sharing the file (data loader
+    workers) never move each other's.
+    """
+
+    itemsize = np.dtype(np.int32).itemsize
+    dtype = np.int32
+
+    def __init__(self, file):
+        self.file = file  # an open binary file; it is closed when this object goes
+        self.length = os.fstat(file.fileno()).st_size // self.itemsize
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, key):
+        start, stop, _ = key.indices(self.length)
+        ids = np.empty(max(stop - start, 0), np.int32)  # writable, as torch.as_tensor wants
+        os.preadv(self.file.fileno(), [ids], start * self.itemsize)
+        return ids
+
+    def chunks(self, size=1 << 20):
+        """``(start, ids)`` for consecutive pieces of ``size`` ids: one pass over the file."""
+        for start in range(0, self.length, size):
+            yield start, self[start : start + size]
+
+
 class TokenSequences:
-    """Sequences of token ids in one flat array; ``sequences[i]`` is a view, not a copy."""
+    """Sequences of token ids laid end to end; ``sequences[i]`` is the i-th one's ids.
+
+    ``values`` holds every id (an array, or a ``TokenIdsFile``), ``offsets`` where
+    each sequence starts, with the end of the last one after them.
+    """
 
     def __init__(self, values, offsets):
-        self.values = values if isinstance(values, np.ndarray) else np.asarray(values)
-        self.offsets = offsets if isinstance(offsets, np.ndarray) else np.asarray(offsets)
+        self.values = values
+        self.offsets = np.asarray(offsets)
 
     def __len__(self):
         return len(self.offsets) - 1
@@ -69,6 +107,15 @@ class TokenSequences:
             return np.diff(self.offsets)
         indices = np.asarray(indices)
         return self.offsets[indices + 1] - self.offsets[indices]
+
+    def first_token_where(self, condition):
+        """Flat position of the first id for which ``condition(ids)`` holds, or None."""
+        pieces = self.values.chunks() if isinstance(self.values, TokenIdsFile) else [(0, self.values)]
+        for start, ids in pieces:
+            hits = np.flatnonzero(condition(ids))
+            if len(hits):
+                return start + int(hits[0])
+        return None
 
     def sequence_of_token(self, position):
         """Index of the sequence holding the token at flat ``position``."""
@@ -144,7 +191,7 @@ class SequenceDataset(torch.utils.data.Dataset):
 
 
 def read_token_data(path, scratch_dir, sources=(), batch_rows=65_536):
-    """Memory-map the token ids of the table ``path`` through files in ``scratch_dir``.
+    """The token ids of the table ``path``, through files in ``scratch_dir``.
 
     ``sources`` names records (contigs) whose rows ``TokenData.sources`` marks.
     Returns ``TokenData``; refuses a table with an empty sequence or fewer than two.
@@ -168,9 +215,9 @@ def read_token_data(path, scratch_dir, sources=(), batch_rows=65_536):
                         reading.add(batch)
             except (OSError, pa.ArrowInvalid) as error:
                 raise DnalmError(f"{path} is not a readable Parquet file: {error}") from None
-        values = _mapped(values_file.name, np.int32)
+        values = TokenIdsFile(open(values_file.name, "rb"))
         offsets = _mapped(offsets_file.name, np.int64)
-    finally:  # a mapping stays readable after its file is unlinked
+    finally:  # an open file, or a mapping, stays readable after the file is unlinked
         for name in (values_file.name, offsets_file.name):
             os.unlink(name)
     data = TokenData(Path(path), TokenSequences(values, offsets), tokenizer_json,
@@ -245,10 +292,8 @@ class _TableReading:
 def _mapped(filename, dtype):
     """The file as a copy-on-write array: pages are read on demand, writes never reach the file.
 
-    Access is declared random: batches and the validation windows read sequences scattered
-    over the file, and the kernel's read-ahead would otherwise map some 128 kB around every
-    page read, so the resident pages (counted in the process's memory) would grow with the
-    corpus.
+    Access is declared random (batches read sequences scattered over the file), so
+    the kernel reads no more than the pages asked for.
     """
     if os.path.getsize(filename) == 0:
         return np.zeros(0, dtype=dtype)
@@ -275,11 +320,12 @@ def check_fits_model(data, config, source):
     """
     vocab_size = config.vocab_size
     if data.largest_id >= vocab_size or data.smallest_id < 0:
-        values = data.sequences.values
-        position = int(np.argmax((values >= vocab_size) | (values < 0)))
-        row = data.sequences.sequence_of_token(position)
+        sequences = data.sequences
+        position = sequences.first_token_where(lambda ids: (ids >= vocab_size) | (ids < 0))
+        row = sequences.sequence_of_token(position)
         raise DnalmError(
-            f"{source}: record '{data.row_id(row)}' has token id {values[position]}, outside the "
+            f"{source}: record '{data.row_id(row)}' has token id "
+            f"{sequences.values[position : position + 1][0]}, outside the "
             f"model's vocabulary of {vocab_size} (was it tokenized with another tokenizer?)"
         )
     limit = getattr(config, "max_position_embeddings", None)

@@ -68,7 +68,7 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     if not Path(tokens).is_file():
         raise DnalmError(f"token table {tokens} does not exist")
     settings = settings.with_model_defaults(model_choice.preset_for_defaults())
-    # The token ids are memory-mapped through unlinked files beside the checkpoints (see data).
+    # The token ids are read from unlinked files beside the checkpoints (see data).
     token_data = data.read_token_data(tokens, Path(checkpoint_folder.path).parent,
                                       settings.validation_contigs)
     tokenizer = token_data.tokenizer
