@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 GALAXY_START_SECONDS = 600
-EXPECT_SECONDS = 30
+EXPECT_SECONDS = 120
 
 
 def free_port():
@@ -149,7 +149,7 @@ def page(browser, login, request):
     """A fresh browser page, logged in; on failure its screenshot and HTML are kept."""
     context = new_context(browser, storage_state=login)
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(EXPECT_SECONDS * 1000)
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 JOB_SECONDS = 600  # a job on a busy 2-core machine, Galaxy's metadata step included
-APP_START_SECONDS = 60  # Galaxy's web client starting in a fresh browser context, machine busy
+APP_START_SECONDS = 120  # Galaxy's web client starting in a fresh browser context, machine busy
 HELP_LEFTOVERS = re.compile(r"``|^\.\. |:ref:`|\*\*\S", re.MULTILINE)  # reStructuredText not rendered
 ARGUMENT = re.compile(r"\(--[a-z0-9-]+\)$")  # Galaxy adds "(--option)" to a parameter's help
 TERMINAL_STATES = re.compile(r"^(ok|error|failed_metadata|paused|deleted|discarded)$")
