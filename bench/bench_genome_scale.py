@@ -131,7 +131,7 @@ def print_extrapolation(results):
     print(f"- pretrain: peak memory {small['pretrain']['peak_mb']:.0f} MB + "
           f"{per_window:.1f} bytes per window = "
           f"{small['pretrain']['peak_mb'] + per_window * windows / 1e6:.0f} MB; scratch disk "
-          f"for the memory-mapped ids (4 bytes a token, 8 a window) "
+          f"for the scratch copy of the ids (4 bytes a token, 8 a window) "
           f"{(large['tokens'] * 4 + large['windows'] * 8) * scale / 1e9:.1f} GB")
     print(f"- pretrain peak memory {small['pretrain']['peak_mb']:.0f} MB at 1x, "
           f"{large['pretrain']['peak_mb']:.0f} MB at {large['copies']}x: "
