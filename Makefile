@@ -48,7 +48,8 @@ BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
 .PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot demo-genome test test-python lint \
 	lint-shed lint-workflows test-galaxy test-tools test-workflows test-browser serve clean \
-	gpu-check images image-gpu test-containers test-containers-tools test-containers-workflows check-container-jobs
+	gpu-check images image-gpu test-containers test-containers-tools test-containers-tools-1 test-containers-tools-2 \
+	test-containers-workflows check-container-jobs
 
 help:
 	@sed -n 's/^#   //p' Makefile | sed 's|$$(PORT)|$(PORT)|; s|$$(GPU_CHECK_OUT)|$(GPU_CHECK_OUT)|'
@@ -174,18 +175,25 @@ lint-workflows: galaxy
 	$(if $(strip $(WORKFLOWS)),$(PLANEMO) workflow_lint $(WORKFLOWS))
 	$(if $(strip $(WORKFLOW_SOURCES)),$(PLANEMO) workflow_lint --iwc $(sort $(dir $(WORKFLOW_SOURCES))))
 
-# Everything that runs inside a real Galaxy, three Galaxies side by side (about 2.5 GB each with
-# their Celery worker): every tool test and every workflow test with Galaxy running the tools
-# in the suite's CPU image (what a Galaxy server runs; the job metrics must then name that
-# image), and the browser test with the tools from .venv (what make serve, the demos and
-# container-less sites run), whose click paths and workflow runs take every tool through that
-# route. Each Galaxy costs two minutes of CPU to start and keeps polling its database, so there
-# are no more of them than that: make test-workflows runs the workflow tests with .venv too.
+# Everything that runs inside a real Galaxy, four Galaxies side by side (about 2.5 GB each with
+# their Celery worker): the tool tests, in two halves, and every workflow test with Galaxy
+# running the tools in the suite's CPU image (what a Galaxy server runs; the job metrics must
+# then name that image), and the browser test with the tools from .venv (what make serve, the
+# demos and container-less sites run), whose click paths and workflow runs take every tool
+# through that route. planemo runs one test at a time, which leaves a 2-core machine half idle
+# (a job, then its outputs checked); two halves of the tool tests finish with the browser test.
+# Each Galaxy costs two minutes of CPU to start, so there are no more of them than that: make
+# test-workflows runs the workflow tests with .venv too.
 # Tools and workflows need separate runs: a mixed run crashes in planemo 0.75.47.
 # Without Podman: make test-tools runs the same tool tests with the tools from .venv.
 TOOL_XMLS := $(filter-out %/macros.xml,$(wildcard $(TOOLS)/*.xml))
-GALAXY_TESTS := test-containers-tools $(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows) \
-	$(if $(BROWSER_TESTS),test-browser)
+# Every other tool, from the first or the second: in alphabetical order, halves of about equal
+# test time (each about 10 minutes).
+every_other = $(if $(1),$(firstword $(1)) $(call every_other,$(wordlist 3,$(words $(1)),$(1))))
+TOOL_XMLS_1 := $(call every_other,$(TOOL_XMLS))
+TOOL_XMLS_2 := $(call every_other,$(wordlist 2,$(words $(TOOL_XMLS)),$(TOOL_XMLS)))
+GALAXY_TESTS := test-containers-tools-1 test-containers-tools-2 \
+	$(if $(strip $(TESTED_WORKFLOWS)),test-containers-workflows) $(if $(BROWSER_TESTS),test-browser)
 
 # A failure's own lines are repeated at the very end, where the tail of a CI log shows them:
 # make's errors, planemo's and pytest's summaries, and where a browser step stopped (the line
@@ -266,15 +274,18 @@ test-containers: images
 
 check-container-jobs: venv
 	$(VENV)/bin/python containers/check_container_jobs.py --image $(CPU_IMAGE) \
-		$(wildcard $(ARTIFACTS)/container_tool_tests.json $(ARTIFACTS)/container_workflow_tests.json)
+		$(wildcard $(ARTIFACTS)/container_tool_tests*.json $(ARTIFACTS)/container_workflow_tests.json)
 
-test-containers-tools: venv galaxy
+# Every tool test, as make test-galaxy runs them: in two halves, one Galaxy each.
+test-containers-tools: test-containers-tools-1 test-containers-tools-2
+
+test-containers-tools-%: venv galaxy
 	mkdir -p $(ARTIFACTS)
 	.ci/planemo test --job_config_file $(CONTAINER_JOB_CONF) --test_data $(TEST_DATA) \
 		--tool_data_path $(CURDIR)/$(TEST_DATA) \
-		--test_output $(ARTIFACTS)/container_tool_tests.html \
-		--test_output_json $(ARTIFACTS)/container_tool_tests.json \
-		$(TOOL_XMLS)
+		--test_output $(ARTIFACTS)/container_tool_tests-$*.html \
+		--test_output_json $(ARTIFACTS)/container_tool_tests-$*.json \
+		$(TOOL_XMLS_$*)
 
 # Every workflow test in the image, in one planemo run as test-workflows does.
 test-containers-workflows: venv galaxy

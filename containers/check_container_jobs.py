@@ -1,7 +1,7 @@
 """Prove from planemo's test reports that every dnalm job ran inside the given image.
 
     python containers/check_container_jobs.py --image quay.io/galaxy-dnalm/dnalm:0.1.0-cpu \\
-        artifacts/container_tool_tests.json artifacts/container_workflow_tests.json
+        artifacts/container_tool_tests-1.json artifacts/container_tool_tests-2.json artifacts/container_workflow_tests.json
 
 Galaxy records, for each job it ran in a container, the job metrics `container_id` (the
 image) and `container_type`; planemo's JSON report keeps every job's details (tool tests:
