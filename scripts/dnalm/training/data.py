@@ -63,7 +63,6 @@ class TokenIdsFile:
     """
 
     itemsize = np.dtype(np.int32).itemsize
-    dtype = np.int32
 
     def __init__(self, file):
         self.file = file  # an open binary file; it is closed when this object goes
@@ -87,8 +86,8 @@ class TokenIdsFile:
 class TokenSequences:
     """Sequences of token ids laid end to end; ``sequences[i]`` is the i-th one's ids.
 
-    ``values`` holds every id (an array, or a ``TokenIdsFile``), ``offsets`` where
-    each sequence starts, with the end of the last one after them.
+    ``values`` holds every id (a ``TokenIdsFile``), ``offsets`` where each
+    sequence starts, with the end of the last one after them.
     """
 
     def __init__(self, values, offsets):
@@ -110,8 +109,7 @@ class TokenSequences:
 
     def first_token_where(self, condition):
         """Flat position of the first id for which ``condition(ids)`` holds, or None."""
-        pieces = self.values.chunks() if isinstance(self.values, TokenIdsFile) else [(0, self.values)]
-        for start, ids in pieces:
+        for start, ids in self.values.chunks():
             hits = np.flatnonzero(condition(ids))
             if len(hits):
                 return start + int(hits[0])
