@@ -82,7 +82,7 @@ def main(argv=None):
     seconds = time.perf_counter() - started
     subprocess.run([sys.executable, str(REPO / "bench" / "bench_yeast_probe.py"),
                     run / "model.zip", "--windows", GENOME / "heldout_windows.csv",
-                    "--pooling", args.pooling, "--layer", args.layer, "--kmers", args.kmers,
+                    f"--pooling={args.pooling}", f"--layer={args.layer}", f"--kmers={args.kmers}",
                     "--json", run / "probe.json"], check=True)
     probe = json.loads((run / "probe.json").read_text())
     with open(run / "metrics.tsv", newline="") as stream:
