@@ -305,7 +305,7 @@ def test_options_have_the_tools_defaults_and_the_tutorials():
     tiny = settings.with_model_defaults("tiny")
     assert (tiny.batch_size, tiny.gradient_accumulation, tiny.learning_rate) == (8, 1, 3e-3)
     cpu = settings.with_model_defaults("cpu-dense")
-    assert (cpu.batch_size, cpu.gradient_accumulation, cpu.learning_rate) == (32, 1, 1e-2)
+    assert (cpu.batch_size, cpu.gradient_accumulation, cpu.learning_rate) == (32, 1, 2e-3)
     explicit = TrainingSettings(batch_size=16).with_model_defaults("tiny")
     assert (explicit.batch_size, explicit.gradient_accumulation) == (16, 1)
 

@@ -363,7 +363,7 @@ def split_train_validation(data, validation_fraction=0.2, seed=42, validation_co
         description = f"held-out records {names}"
     else:
         train, validation = random_split(n, validation_fraction, seed)
-        description = f"random {validation_fraction:.0%} of the sequences (seed {seed})"
+        description = f"random {validation_fraction * 100:g}% of the sequences (seed {seed})"
     held_out = len(validation)
     validation = cap_validation(validation, max_validation, seed)
     if len(validation) < held_out:

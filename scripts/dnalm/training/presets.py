@@ -53,8 +53,8 @@ SMALL_PRESETS = {
         tie_word_embeddings=False,
     ),
     # The CPU recipe for a whole small genome (bench/RESULTS.md, yeast probe): a narrow dense
-    # Mistral on single-nucleotide tokens (--tokenizer char), 200-bp windows, batches of 32 at
-    # lr 1e-2 decaying over the time budget; dense layers run faster on a CPU than experts.
+    # Mistral on codon-sized tokens (--tokenizer kmer:3), 200-bp windows, batches of 32 at
+    # lr 2e-3 decaying over the time budget; dense layers run faster on a CPU than experts.
     "cpu-dense": dict(
         model_type="mistral",
         hidden_size=128,
