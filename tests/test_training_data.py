@@ -3,7 +3,9 @@ validation split by held-out records or at random, capped; errors that name the 
 
 import mmap
 import os
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +16,7 @@ from dnalm.errors import DnalmError
 from dnalm.io.token_table import TOKENIZER_KEY, TokenTableWriter
 from dnalm.tokenization.encoding import EXTRA_FIELDS
 from dnalm.tokenization.loading import load_tokenizer
-from dnalm.training.callbacks import TimeBudget
+from dnalm.training.callbacks import ProgressLines, TimeBudget
 from dnalm.training.data import (
     SequenceDataset,
     TokenIdsFile,
@@ -23,6 +25,7 @@ from dnalm.training.data import (
     read_token_data,
     split_train_validation,
 )
+from transformers import TrainerState
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 CONTIGS = ["chrI"] * 30 + ["chrII"] * 50 + ["chrIII"] * 20  # rows in table order
@@ -169,3 +172,25 @@ def test_time_budget_keeps_room_for_the_last_evaluation_and_save():
     assert budget.reserve(state, 30.0) == pytest.approx(30 + 4)
     budget.evaluation_seconds, budget.save_seconds = 12.0, 1.5  # measured at an epoch's end
     assert budget.reserve(state, 30.0) == pytest.approx(12 + 3)
+
+
+def test_the_eta_is_the_time_budget_left_when_that_ends_the_run_first():
+    lines = []
+    budget = TimeBudget(10, print_fn=lambda *a, **k: None)
+    progress = ProgressLines(print_fn=lambda line, **k: lines.append(line), time_budget=budget)
+    state = TrainerState(max_steps=78_400, global_step=0, epoch=0.0)
+    args = SimpleNamespace(num_train_epochs=50)
+    progress.on_train_begin(args, state, None)
+    budget._start = time.perf_counter() - 60  # one minute of the ten spent
+    progress._start = time.perf_counter() - 60  # and 100 of 78,400 steps: hours by the steps
+    state.global_step, state.epoch = 100, 0.06
+    progress.on_log(args, state, None, logs={"loss": 3.9, "learning_rate": 1e-3})
+    eta = lines[-1].split("ETA ")[1]
+    assert eta in ("0:09:00", "0:08:59")
+
+    without_budget = ProgressLines(print_fn=lambda line, **k: lines.append(line))
+    without_budget.on_train_begin(args, TrainerState(max_steps=78_400, global_step=0), None)
+    without_budget._start = time.perf_counter() - 60
+    without_budget.on_log(args, state, None, logs={"loss": 3.9, "learning_rate": 1e-3})
+    # 78,300 steps left at 100 a minute
+    assert lines[-1].split("ETA ")[1] in ("13:03:00", "13:02:59")

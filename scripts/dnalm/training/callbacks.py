@@ -16,12 +16,15 @@ def format_seconds(seconds):
 class ProgressLines(TrainerCallback):
     """One line per logging step in the job log: epoch, step, loss, tokens/s, ETA.
 
-    It also writes ``tokens_per_second`` into the Trainer's log history, which
+    The ETA is that of the steps left, or of the ``time_budget`` (a ``TimeBudget``)
+    where that ends the run sooner: a budget of minutes under 50 epochs would
+    otherwise announce hours. It also writes ``tokens_per_second`` into the Trainer's log history, which
     is saved in every checkpoint, so the metrics table survives a resume.
     """
 
-    def __init__(self, print_fn=print):
+    def __init__(self, print_fn=print, time_budget=None):
         self.print = print_fn
+        self.time_budget = time_budget
         self._last = None  # (time, tokens seen) at the last training log
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -44,6 +47,8 @@ class ProgressLines(TrainerCallback):
             done = state.global_step - self._start_step
             left = state.max_steps - state.global_step
             eta = (now - self._start) / done * left if done else float("nan")
+            if self.time_budget is not None:
+                eta = min(eta, self.time_budget.seconds_left())
             self.print(
                 f"epoch {state.epoch:.2f}/{args.num_train_epochs:g}  "
                 f"step {state.global_step}/{state.max_steps}  loss {logs['loss']:.4f}  "
@@ -118,6 +123,12 @@ class TimeBudget(TrainerCallback):
         if not self.seconds or self._start is None:
             return 0.0
         return min(1.0, (time.perf_counter() - self._start) / self.seconds)
+
+    def seconds_left(self):
+        """Seconds of the budget not yet spent (infinite without a budget)."""
+        if not self.seconds or self._start is None:
+            return float("inf")
+        return max(0.0, self.seconds - (time.perf_counter() - self._start))
 
     def on_step_end(self, args, state, control, **kwargs):
         if not self.seconds:

@@ -217,7 +217,7 @@ def train_classifier(model, train_set, validation_set, settings, pad_id, scratch
     trainer = without_default_printers(Trainer(
         model=model, args=arguments, train_dataset=train_set, eval_dataset=validation_set,
         data_collator=ClassificationCollator(pad_id), compute_metrics=evaluation_metrics,
-        callbacks=[best, ClassificationProgress(print_fn), budget, NothingLearned(
+        callbacks=[best, ClassificationProgress(print_fn, budget), budget, NothingLearned(
             ("eval_accuracy", "eval_f1", "eval_mcc", "eval_auroc"), "eval_predicted_classes",
             NOT_LEARNING_ADVICE, print_fn)],
     ))

@@ -206,7 +206,7 @@ def run_trainer(model, tokenizer, train_set, validation_set, settings, row_lengt
     time_budget = TimeBudget(settings.time_budget_minutes, print_fn,
                              validation_tokens=int(validation_set.lengths().sum()))
     trainer = make_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
-                           checkpoint_dir, callbacks=[ProgressLines(print_fn)],
+                           checkpoint_dir, callbacks=[ProgressLines(print_fn, time_budget)],
                            time_budget=time_budget)
     micro, accumulation = micro_batching(settings)
     checkpoint = last_complete_checkpoint(checkpoint_dir)
