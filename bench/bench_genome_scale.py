@@ -122,6 +122,8 @@ def print_extrapolation(results):
     windows = large["windows"] * scale
     growth = large["pretrain"]["peak_mb"] - small["pretrain"]["peak_mb"]
     per_window = growth / (large["windows"] - small["windows"]) * 1e6 if large is not small else 0
+    # A fall between two runs is measurement noise, not memory given back per window.
+    per_window = max(per_window, 0.0)
     print(f"\nhg38 ({HG38_BP / 1e9:.1f} Gbp, ~{windows / 1e6:.1f}M windows of 200 bp), from the "
           f"{large['copies']}x run:")
     print(f"- tokenize: {large['tokenize']['seconds'] * scale / 60:.0f} min "

@@ -306,8 +306,12 @@ def test_options_have_the_tools_defaults_and_the_tutorials():
     assert (tiny.batch_size, tiny.gradient_accumulation, tiny.learning_rate) == (8, 1, 3e-3)
     cpu = settings.with_model_defaults("cpu-dense")
     assert (cpu.batch_size, cpu.gradient_accumulation, cpu.learning_rate) == (32, 1, 2e-3)
+    # The CPU recipe's 5% warmup is cpu-dense's own; the others start at the peak, as the tutorial.
+    assert (cpu.warmup_ratio, tiny.warmup_ratio, tutorial.warmup_ratio) == (0.05, 0.0, 0.0)
     explicit = TrainingSettings(batch_size=16).with_model_defaults("tiny")
     assert (explicit.batch_size, explicit.gradient_accumulation) == (16, 1)
+    no_warmup = TrainingSettings(warmup_ratio=0.0).with_model_defaults("cpu-dense")
+    assert no_warmup.warmup_ratio == 0.0  # an explicit 0 is kept, not read as "unset"
 
     field_of = {option_name(f): f.name for f in declared_settings(TrainingSettings)}
     tool = ET.parse(REPO / "tools" / "dnalm_pretrain.xml")
