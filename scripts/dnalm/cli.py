@@ -32,6 +32,7 @@ COMMANDS = {
     "finetune": ("finetune", "fine-tune a model into a sequence classifier (LoRA, full or head)"),
     "predict": ("predict", "classify sequences with a fine-tuned model; metrics when labelled"),
     "compare-effects": ("compare_effects", "compare variant effects between two groups"),
+    "install-model": ("install_model", "check a published model and install it for a server (data manager)"),
 }
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from dnalm.errors import DnalmError
+from dnalm.io.model_record import read_record
 
 # Causal decoder families that transformers runs natively (no trust_remote_code).
 SUPPORTED_MODEL_TYPES = ("mistral", "mixtral", "llama", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe")
@@ -54,6 +55,7 @@ class ModelFiles:
     config: dict
     tokenizer_json: str
     weight_names: frozenset  # tensor names in the safetensors files
+    record: object = None  # the ModelRecord of a model installed on the server, else None
 
     @property
     def model_type(self):
@@ -101,11 +103,13 @@ def open_model(path):
     """Yield the checked ``ModelFiles`` of a model zip or directory.
 
     A zip is extracted into a temporary folder that is removed when the block
-    ends; a directory is used in place.
+    ends; a directory is used in place. A model installed on the server (its
+    folder holds a record, io/model_record.py) says in the log where its weights
+    came from.
     """
     path = Path(path)
     if path.is_dir():
-        yield check_model_directory(path, source=str(path))
+        yield _announced(check_model_directory(path, source=str(path)))
         return
     if not path.is_file():
         raise DnalmError(f"model {path} does not exist")
@@ -117,7 +121,14 @@ def open_model(path):
         raise DnalmError(f"model {path} is not a zip archive (nor a model directory)")
     with tempfile.TemporaryDirectory(prefix="dnalm-model-") as tmp:
         model_dir = extract_model_zip(path, Path(tmp))
-        yield check_model_directory(model_dir, source=str(path))
+        yield _announced(check_model_directory(model_dir, source=str(path)))
+
+
+def _announced(files):
+    """Print where an installed model's weights came from, in the job's log."""
+    if files.record is not None:
+        print(f"model {files.source}: {files.record.summary()}", flush=True)
+    return files
 
 
 def extract_model_zip(zip_path, target):
@@ -191,6 +202,7 @@ def check_model_directory(model_dir, source):
         config=config,
         tokenizer_json=tokenizer_path.read_text(encoding="utf-8"),
         weight_names=frozenset(weight_names),
+        record=read_record(model_dir),
     )
     files.tokenizer()  # fails early, with the file named, if it is not a usable tokenizer
     return files

@@ -1,0 +1,197 @@
+"""Installing a published model on a server: check it, then copy it where the tools find it.
+
+A server's administrator offers models to every user through Galaxy's shared
+``huggingface`` data table (the data manager ``data_manager_dnalm_models`` runs
+``dnalm install-model``). Before a folder is installed, everything a dnalm tool
+will need from it is checked, so that no user meets a broken model later:
+
+- ``config.json`` names a ``model_type`` the suite runs, and no ``auto_map``
+  (a model's own Python code, which dnalm never runs);
+- ``tokenizer.json`` loads and is a DNA tokenizer (its words are made of A, C, G, T);
+- the weights are safetensors; pickle-only weights (``pytorch_model.bin``, as
+  many published DNA models ship) are converted once, read with torch's
+  ``weights_only`` loader, which refuses a pickle that holds code before running any;
+- transformers loads the tensors into the architecture of ``config.json`` with
+  none missing or mis-shaped.
+
+The installed folder holds the model's files and its provenance record
+(io/model_record.py).
+"""
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnalm.errors import DnalmError
+from dnalm.io.checkpoint_loading import loading_checkpoint
+from dnalm.io.model_archive import (SAFETENSORS_FILE, SAFETENSORS_INDEX, SUPPORTED_MODEL_TYPES,
+                                    check_model_directory)
+from dnalm.io.model_record import write_record
+
+# The table version of the rows written here: the tools list only rows of their own
+# version (macros.xml's @MODEL_TABLE_VERSION@; tests/test_model_install.py checks both agree).
+TABLE_VERSION = "1"
+FREE_TAG = "dnalm"
+DOMAIN = "sequence"
+# Hugging Face's pipeline tag of each head; a bare decoder stack extracts features.
+PIPELINE_TAGS = {"ForCausalLM": "text-generation", "ForSequenceClassification": "text-classification"}
+FEATURE_EXTRACTION = "feature-extraction"
+METADATA_FILES = ("config.json", "generation_config.json", "tokenizer.json",
+                  "tokenizer_config.json", "special_tokens_map.json")
+PICKLED_WEIGHTS = "pytorch_model.bin"
+NUCLEOTIDES = frozenset("ACGT")
+# A DNA vocabulary is mostly words over A, C, G, T (DNABERT-2's BPE, k-mers, single letters);
+# an English one has a few such words among tens of thousands.
+MIN_DNA_WORD_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A checked, installed model and the row of the huggingface table that offers it."""
+
+    value: str
+    name: str
+    pipeline_tag: str
+    directory: Path
+
+    def table_row(self):
+        """The row's seven columns, as Galaxy's schema names them."""
+        return {"value": self.value, "name": self.name, "pipeline_tag": self.pipeline_tag,
+                "domain": DOMAIN, "free_tag": FREE_TAG, "version": TABLE_VERSION,
+                "path": str(self.directory)}
+
+
+def table_value(slug):
+    """``dnalm_<version>_<slug>``, the slug reduced to lower-case letters, digits and _."""
+    cleaned = re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_")
+    if not cleaned:
+        raise DnalmError(f"'{slug}' gives no usable model id: use letters or digits")
+    return f"dnalm_{TABLE_VERSION}_{cleaned}"
+
+
+def install_model(model_dir, target, *, source, display_name, slug, revision="", taken_values=()):
+    """Check the model folder ``model_dir`` and install it as the folder ``target``.
+
+    ``source`` says where it came from (for the record and messages), ``revision``
+    the commit SHA of a Hugging Face revision. A model whose table value is among
+    ``taken_values`` is refused before anything is read.
+    """
+    model_dir, target = Path(model_dir), Path(target)
+    value = table_value(slug)
+    if value in taken_values:
+        raise DnalmError(f"model {source}: '{value}' is already in the huggingface table: "
+                         "rows are added, never replaced; install it under another name")
+    config = check_config(model_dir, source)
+    check_dna_tokenizer(model_dir, source)
+    target.mkdir(parents=True, exist_ok=False)
+    for name in METADATA_FILES:
+        if (model_dir / name).is_file():
+            shutil.copyfile(model_dir / name, target / name)
+    converted_from = place_weights(model_dir, target, source)
+    check_tensors(target, config, source)
+    check_model_directory(target, source)  # what every tool checks when it opens a model
+    record = write_record(target, source, revision=revision, converted_from=converted_from)
+    short = revision[:8] if revision else "sha256 " + next(iter(record.weights_sha256.values()))[:8]
+    return InstalledModel(value=value, name=f"{display_name} ({short})",
+                          pipeline_tag=pipeline_tag(config), directory=target.resolve())
+
+
+def pipeline_tag(config):
+    architecture = (config.get("architectures") or [""])[0]
+    return next((tag for head, tag in PIPELINE_TAGS.items() if architecture.endswith(head)),
+                FEATURE_EXTRACTION)
+
+
+def check_config(model_dir, source):
+    """config.json: no remote code, a model type the suite runs; return it."""
+    path = model_dir / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DnalmError(f"model {source} has no config.json") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DnalmError(f"model {source}: config.json is not valid JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise DnalmError(f"model {source}: config.json is not a JSON object")
+    if "auto_map" in config:
+        raise DnalmError(f"model {source} needs its own Python code (auto_map in config.json): "
+                         "refused, dnalm never runs a model's remote code")
+    if config.get("model_type") not in SUPPORTED_MODEL_TYPES:
+        raise DnalmError(f"model {source} has model_type '{config.get('model_type')}', which dnalm "
+                         f"does not support (supported: {', '.join(SUPPORTED_MODEL_TYPES)})")
+    return config
+
+
+def check_dna_tokenizer(model_dir, source):
+    """tokenizer.json loads, and its words are DNA: A, C, G and T all occur, and most words are theirs."""
+    from tokenizers import Tokenizer
+
+    path = model_dir / "tokenizer.json"
+    if not path.is_file():
+        raise DnalmError(f"model {source} has no tokenizer.json: the tokenizer must travel with the model")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as error:  # the Rust library raises plain Exception
+        raise DnalmError(f"model {source}: tokenizer.json is not a valid tokenizer: {error}") from None
+    special = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
+    words = [word for word in tokenizer.get_vocab() if word not in special]
+    dna_words = [word for word in words if word and set(word.upper()) <= NUCLEOTIDES | {"N"}]
+    letters = set("".join(dna_words).upper())
+    if not words or not NUCLEOTIDES <= letters or len(dna_words) < MIN_DNA_WORD_SHARE * len(words):
+        raise DnalmError(f"model {source} has no DNA tokenizer: {len(dna_words)} of its {len(words)} "
+                         "words are made of A, C, G, T (a DNA model's vocabulary is mostly such words)")
+
+
+def place_weights(model_dir, target, source):
+    """Copy the safetensors weights, or convert pickle-only weights once; return what was converted."""
+    if (model_dir / SAFETENSORS_FILE).is_file() or (model_dir / SAFETENSORS_INDEX).is_file():
+        for path in model_dir.iterdir():
+            if path.suffix == ".safetensors" or path.name == SAFETENSORS_INDEX:
+                shutil.copyfile(path, target / path.name)
+        return ""
+    pickled = model_dir / PICKLED_WEIGHTS
+    if not pickled.is_file():
+        raise DnalmError(f"model {source} has neither {SAFETENSORS_FILE} nor {PICKLED_WEIGHTS} weights")
+    convert_pickled_weights(pickled, target / SAFETENSORS_FILE, source)
+    return PICKLED_WEIGHTS
+
+
+def convert_pickled_weights(pickled, safetensors_path, source):
+    """Tensors of a ``pytorch_model.bin`` -> safetensors, read without running any pickled code."""
+    import pickle
+
+    import torch
+    from safetensors.torch import save_file
+
+    try:
+        state = torch.load(pickled, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DnalmError(f"model {source}: {pickled.name} holds more than tensors or is damaged "
+                         f"({first_line}): refused, nothing in it was run") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DnalmError(f"model {source}: {pickled.name} is not a dictionary of tensors: refused")
+    # safetensors stores no shared storage: tied weights become separate copies
+    save_file({name: tensor.detach().clone().contiguous() for name, tensor in state.items()},
+              str(safetensors_path), metadata={"format": "pt"})
+
+
+def check_tensors(model_dir, config, source):
+    """transformers loads every tensor of the architecture, none missing or mis-shaped."""
+    import transformers
+
+    architecture = (config.get("architectures") or [""])[0]
+    model_class = getattr(transformers, architecture, None) if architecture else transformers.AutoModel
+    if model_class is None or not hasattr(model_class, "from_pretrained"):
+        raise DnalmError(f"model {source} names the architecture '{architecture}', "
+                         "which transformers does not have built in")
+    with loading_checkpoint(source):
+        _, info = model_class.from_pretrained(str(model_dir), use_safetensors=True, trust_remote_code=False,
+                                              local_files_only=True, output_loading_info=True,
+                                              ignore_mismatched_sizes=True)  # listed, then refused below
+    wrong = sorted(info.get("missing_keys") or ()) + sorted(str(k) for k in info.get("mismatched_keys") or ())
+    if wrong:
+        raise DnalmError(f"model {source}: the weights do not match config.json ({len(wrong)} tensors "
+                         f"missing or mis-shaped, e.g. {', '.join(wrong[:3])})")

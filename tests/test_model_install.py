@@ -1,0 +1,187 @@
+"""Models installed on a server (the huggingface table): install-model's checks, routes and record.
+
+The routes: a Hugging Face repo read from a cache laid out as huggingface_hub lays it
+out (offline), a model zip, a server folder. An installed model gives the same numbers
+as its zip, and says in the log where its weights came from.
+"""
+
+import csv
+import hashlib
+import json
+import re
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from dnalm.cli import main
+from dnalm.io.model_install import TABLE_VERSION
+from dnalm.io.model_record import RECORD_FILE
+from helpers import MICRO_ZIP, MISTRAL_DNA, REPO, TEST_DATA, expect_error
+
+SMALL_FA = TEST_DATA / "hg38_windows_small.fa"
+COMMIT = "3f1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"  # a made-up commit SHA of the test cache
+
+
+def embeddings(capsys, model, tmp_path, name):
+    out = tmp_path / f"{name}.tsv"
+    assert main(["embed", str(model), str(SMALL_FA), "-o", str(out)]) == 0
+    with open(out) as stream:
+        rows = list(csv.reader(stream, delimiter="\t"))
+    return capsys.readouterr().out, np.array([row[1:] for row in rows[1:]], dtype=np.float64)
+
+
+def install(tmp_path, *options, name="model"):
+    row_path = tmp_path / f"{name}.json"
+    argv = ["install-model", *options, "--target", str(tmp_path / name), "--row", str(row_path)]
+    assert main(argv) == 0
+    return json.loads(row_path.read_text())
+
+
+def unzipped(zip_path, folder):
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(folder)
+    return folder
+
+
+def hub_cache(tmp_path, model_dir, repo="testorg/mistral-dna", refs=("main", "v1")):
+    """A Hugging Face cache holding ``model_dir`` as ``repo`` at COMMIT, as huggingface_hub lays it out."""
+    cache = tmp_path / "hub"
+    repo_dir = cache / f"models--{repo.replace('/', '--')}"
+    shutil.copytree(model_dir, repo_dir / "snapshots" / COMMIT)
+    (repo_dir / "refs").mkdir()
+    for ref in refs:
+        (repo_dir / "refs" / ref).write_text(COMMIT)
+    return cache
+
+
+def test_table_route_embeds_as_the_zip(capsys, tmp_path):
+    """The test table's micro model (the Galaxy tool tests' row) gives the zip's embeddings exactly."""
+    rows = [line.split("\t") for line in (TEST_DATA / "huggingface.loc").read_text().splitlines()
+            if line and not line.startswith("#")]
+    row = next(row for row in rows if row[0] == "dnalm_1_micro_model")
+    assert row[2:6] == ["text-generation", "sequence", "dnalm", TABLE_VERSION]
+    folder = row[6].strip().replace("${__HERE__}", str(TEST_DATA))
+    _, from_zip = embeddings(capsys, MICRO_ZIP, tmp_path, "zip")
+    _, from_table = embeddings(capsys, folder, tmp_path, "table")
+    assert from_zip.shape == (80, 16)
+    assert np.abs(from_table - from_zip).max() == 0
+
+
+def test_zip_route_row_record_and_log(capsys, tmp_path):
+    row = install(tmp_path, "--zip", str(MICRO_ZIP))
+    digest = hashlib.sha256((tmp_path / "model" / "model.safetensors").read_bytes()).hexdigest()
+    assert row == {"value": f"dnalm_{TABLE_VERSION}_micro_model", "name": f"micro_model (sha256 {digest[:8]})",
+                   "pipeline_tag": "text-generation", "domain": "sequence", "free_tag": "dnalm",
+                   "version": TABLE_VERSION, "path": str((tmp_path / "model").resolve())}
+    record = json.loads((tmp_path / "model" / RECORD_FILE).read_text())
+    assert record == {"source": "zip:micro_model.zip", "revision": "",
+                      "weights_sha256": {"model.safetensors": digest}, "converted_from": ""}
+    log, installed = embeddings(capsys, tmp_path / "model", tmp_path, "installed")
+    _, from_zip = embeddings(capsys, MICRO_ZIP, tmp_path, "zip")
+    assert np.abs(installed - from_zip).max() == 0
+    assert f"installed from zip:micro_model.zip; weights model.safetensors sha256:{digest}" in log
+
+
+def test_table_version_is_the_tools(capsys):
+    """The rows written here are the rows the tools list (macros.xml's @MODEL_TABLE_VERSION@)."""
+    macros = (REPO / "tools" / "macros.xml").read_text()
+    assert re.search(r'<token name="@MODEL_TABLE_VERSION@">(\w+)</token>', macros)[1] == TABLE_VERSION
+
+
+def test_hub_route_offline_records_the_commit(capsys, tmp_path, monkeypatch):
+    """A branch and a tag resolve, through refs/, to the snapshot's commit, which the row and record keep."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = hub_cache(tmp_path, MISTRAL_DNA)
+    row = install(tmp_path, "--hub", "testorg/mistral-dna", "--revision", "v1", "--hub-cache", str(cache))
+    assert row["value"] == f"dnalm_{TABLE_VERSION}_mistral_dna"
+    assert row["name"] == f"mistral-dna ({COMMIT[:8]})"
+    assert row["pipeline_tag"] == "text-classification"  # MixtralForSequenceClassification
+    record = json.loads((tmp_path / "model" / RECORD_FILE).read_text())
+    assert record["source"] == "huggingface:testorg/mistral-dna" and record["revision"] == COMMIT
+    log, installed = embeddings(capsys, tmp_path / "model", tmp_path, "installed")
+    _, original = embeddings(capsys, MISTRAL_DNA, tmp_path, "original")
+    assert np.abs(installed - original).max() == 0
+    assert f"at revision {COMMIT}" in log
+    # the commit itself names the same snapshot
+    row = install(tmp_path, "--hub", "testorg/mistral-dna", "--revision", COMMIT, "--hub-cache", str(cache),
+                  "--slug", "mistral_dna_by_commit", name="again")
+    assert row["name"] == f"mistral-dna ({COMMIT[:8]})"
+
+
+@pytest.mark.parametrize("repo, revision", [("testorg/mistral-dna", "v9"), ("testorg/absent", "main")])
+def test_hub_route_offline_refuses_what_the_cache_lacks(capsys, tmp_path, repo, revision):
+    cache = hub_cache(tmp_path, MISTRAL_DNA)
+    expect_error(capsys, ["install-model", "--hub", repo, "--revision", revision, "--hub-cache", str(cache),
+                          "--offline", "--target", str(tmp_path / "model"), "--row", str(tmp_path / "row.json")],
+                 f"{repo} at revision {revision} is not in the Hugging Face cache",
+                 [tmp_path / "model", tmp_path / "row.json"])
+
+
+def test_pickle_only_weights_are_converted_once(capsys, tmp_path):
+    """pytorch_model.bin (tensors only) becomes model.safetensors with the very same numbers."""
+    folder = unzipped(MICRO_ZIP, tmp_path / "pickled")
+    from safetensors.torch import load_file
+
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    install(tmp_path, "--folder", str(folder), "--slug", "micro_pickled")
+    assert not (tmp_path / "model" / "pytorch_model.bin").exists()
+    record = json.loads((tmp_path / "model" / RECORD_FILE).read_text())
+    assert record["converted_from"] == "pytorch_model.bin"
+    _, installed = embeddings(capsys, tmp_path / "model", tmp_path, "installed")
+    _, from_zip = embeddings(capsys, MICRO_ZIP, tmp_path, "zip")
+    assert np.abs(installed - from_zip).max() == 0
+
+
+class RunsCode:
+    """Unpickling this would call print: torch's weights_only loader must refuse it first."""
+
+    def __reduce__(self):
+        return (print, ("THIS PICKLE RAN CODE",))
+
+
+def test_pickle_holding_code_is_refused_unrun(capsys, tmp_path):
+    folder = unzipped(MICRO_ZIP, tmp_path / "pickled")
+    torch.save({"model.embed_tokens.weight": RunsCode()}, folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    expect_error(capsys, ["install-model", "--folder", str(folder), "--target", str(tmp_path / "model"),
+                          "--row", str(tmp_path / "row.json")],
+                 "pytorch_model.bin holds more than tensors or is damaged", [tmp_path / "model", tmp_path / "row.json"])
+    assert "THIS PICKLE RAN CODE" not in capsys.readouterr().out
+
+
+def edited_config(folder, **changes):
+    config = json.loads((folder / "config.json").read_text())
+    config.update(changes)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def non_dna_tokenizer(folder):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "the", "cat", "sat", "on", "a", "mat", "A", "C", "G", "T"]
+    tokenizer = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.save(str(folder / "tokenizer.json"))
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda folder: edited_config(folder, auto_map={"AutoModel": "modeling_x.XModel"}),
+     "needs its own Python code (auto_map in config.json): refused"),
+    (lambda folder: edited_config(folder, model_type="bert"), "has model_type 'bert', which dnalm does not support"),
+    (non_dna_tokenizer, "has no DNA tokenizer: 6 of its 14 words are made of A, C, G, T"),
+    (lambda folder: edited_config(folder, hidden_size=32), "the weights do not match config.json"),
+])
+def test_unusable_models_are_refused_without_a_row(capsys, tmp_path, spoil, message):
+    folder = unzipped(MICRO_ZIP, tmp_path / "source")
+    spoil(folder)
+    expect_error(capsys, ["install-model", "--folder", str(folder), "--target", str(tmp_path / "model"),
+                          "--row", str(tmp_path / "row.json")], message, [tmp_path / "model", tmp_path / "row.json"])
+
+
+def test_a_value_already_in_the_table_is_refused(capsys, tmp_path):
+    expect_error(capsys, ["install-model", "--zip", str(MICRO_ZIP), "--taken", "dnalm_1_other,dnalm_1_micro_model",
+                          "--target", str(tmp_path / "model"), "--row", str(tmp_path / "row.json")],
+                 "'dnalm_1_micro_model' is already in the huggingface table", [tmp_path / "model", tmp_path / "row.json"])
