@@ -189,7 +189,7 @@ def _model_prefix(names, zip_path):
 def check_model_directory(model_dir, source):
     """Check config, weights and tokenizer of an (extracted) model directory."""
     model_dir = Path(model_dir)
-    config = _read_config(model_dir, source)
+    config = read_config(model_dir, source)
     weight_names = _safetensors_names(model_dir, source)
     tokenizer_path = model_dir / "tokenizer.json"
     if not tokenizer_path.is_file():
@@ -208,14 +208,18 @@ def check_model_directory(model_dir, source):
     return files
 
 
-def _read_config(model_dir, source):
-    path = model_dir / "config.json"
+def read_config(model_dir, source):
+    """config.json of ``model_dir``: valid JSON, no remote code, a model_type dnalm runs."""
+    path = Path(model_dir) / "config.json"
     if not path.is_file():
         raise DnalmError(f"model {source} has no config.json")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise DnalmError(f"model {source}: config.json is not valid JSON: {error}") from None
+    if isinstance(config, dict) and "auto_map" in config:
+        raise DnalmError(f"model {source} needs its own Python code (auto_map in config.json): "
+                         "refused, dnalm never runs a model's remote code")
     model_type = config.get("model_type") if isinstance(config, dict) else None
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise DnalmError(

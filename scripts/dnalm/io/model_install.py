@@ -18,7 +18,6 @@ The installed folder holds the model's files and its provenance record
 (io/model_record.py).
 """
 
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -26,8 +25,7 @@ from pathlib import Path
 
 from dnalm.errors import DnalmError
 from dnalm.io.checkpoint_loading import loading_checkpoint
-from dnalm.io.model_archive import (SAFETENSORS_FILE, SAFETENSORS_INDEX, SUPPORTED_MODEL_TYPES,
-                                    check_model_directory)
+from dnalm.io.model_archive import SAFETENSORS_FILE, SAFETENSORS_INDEX, check_model_directory, read_config
 from dnalm.io.model_record import write_record
 
 # The table version of the rows written here: the tools list only rows of their own
@@ -83,7 +81,7 @@ def install_model(model_dir, target, *, source, display_name, slug, revision="",
     if value in taken_values:
         raise DnalmError(f"model {source}: '{value}' is already in the huggingface table: "
                          "rows are added, never replaced; install it under another name")
-    config = check_config(model_dir, source)
+    config = read_config(model_dir, source)
     check_dna_tokenizer(model_dir, source)
     target.mkdir(parents=True, exist_ok=False)
     for name in METADATA_FILES:
@@ -102,26 +100,6 @@ def pipeline_tag(config):
     architecture = (config.get("architectures") or [""])[0]
     return next((tag for head, tag in PIPELINE_TAGS.items() if architecture.endswith(head)),
                 FEATURE_EXTRACTION)
-
-
-def check_config(model_dir, source):
-    """config.json: no remote code, a model type the suite runs; return it."""
-    path = model_dir / "config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DnalmError(f"model {source} has no config.json") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise DnalmError(f"model {source}: config.json is not valid JSON: {error}") from None
-    if not isinstance(config, dict):
-        raise DnalmError(f"model {source}: config.json is not a JSON object")
-    if "auto_map" in config:
-        raise DnalmError(f"model {source} needs its own Python code (auto_map in config.json): "
-                         "refused, dnalm never runs a model's remote code")
-    if config.get("model_type") not in SUPPORTED_MODEL_TYPES:
-        raise DnalmError(f"model {source} has model_type '{config.get('model_type')}', which dnalm "
-                         f"does not support (supported: {', '.join(SUPPORTED_MODEL_TYPES)})")
-    return config
 
 
 def check_dna_tokenizer(model_dir, source):
