@@ -148,7 +148,7 @@ def test_pickle_holding_code_is_refused_unrun(capsys, tmp_path):
     (folder / "model.safetensors").unlink()
     expect_error(capsys, ["install-model", "--folder", str(folder), "--target", str(tmp_path / "model"),
                           "--row", str(tmp_path / "row.json")],
-                 "pytorch_model.bin holds more than tensors or is damaged", [tmp_path / "model", tmp_path / "row.json"])
+                 "pytorch_model.bin holds more than tensors (pickled objects, which could run code): refused", [tmp_path / "model", tmp_path / "row.json"])
     assert "THIS PICKLE RAN CODE" not in capsys.readouterr().out
 
 

@@ -145,10 +145,12 @@ def convert_pickled_weights(pickled, safetensors_path, source):
 
     try:
         state = torch.load(pickled, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+    except pickle.UnpicklingError:
+        raise DnalmError(f"model {source}: {pickled.name} holds more than tensors (pickled objects, "
+                         "which could run code): refused, nothing in it was run") from None
+    except (RuntimeError, EOFError, ValueError) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DnalmError(f"model {source}: {pickled.name} holds more than tensors or is damaged "
-                         f"({first_line}): refused, nothing in it was run") from None
+        raise DnalmError(f"model {source}: {pickled.name} is not a readable PyTorch file: {first_line}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise DnalmError(f"model {source}: {pickled.name} is not a dictionary of tensors: refused")
     # safetensors stores no shared storage: tied weights become separate copies
