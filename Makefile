@@ -152,7 +152,7 @@ test-python: venv
 	$(VENV)/bin/python -m pytest -q tests --ignore=tests/browser || [ $$? -eq 5 ]
 
 lint: galaxy
-	$(PLANEMO) lint $(TOOLS)
+	$(PLANEMO) lint $(TOOLS) $(DATA_MANAGER)/data_manager
 	$(MAKE) --no-print-directory lint-shed lint-workflows
 
 # The Tool Shed view of the suite (.shed.yml at the root): shed_lint on the repositories as
@@ -187,6 +187,14 @@ lint-workflows: galaxy
 # Tools and workflows need separate runs: a mixed run crashes in planemo 0.75.47.
 # Without Podman: make test-tools runs the same tool tests with the tools from .venv.
 TOOL_XMLS := $(filter-out %/macros.xml,$(wildcard $(TOOLS)/*.xml))
+# The data manager (IUC layout) has its own test data and test table, so its own planemo run,
+# after the tools': in make test-tools, and in the second container half, where its job runs
+# with .venv's dnalm ($(CONTAINER_JOB_CONF) sends only the dnalm_* tools to the image).
+DATA_MANAGER := data_managers/data_manager_dnalm_models
+test_data_manager = .ci/planemo test --test_data $(DATA_MANAGER)/test-data \
+	--tool_data_table $(DATA_MANAGER)/tool_data_table_conf.xml.test \
+	--test_output $(ARTIFACTS)/$(1).html --test_output_json $(ARTIFACTS)/$(1).json \
+	$(DATA_MANAGER)/data_manager/dnalm_models.xml
 # Every other tool, from the first or the second: in alphabetical order, halves of about equal
 # test time (each about 10 minutes).
 every_other = $(if $(1),$(firstword $(1)) $(call every_other,$(wordlist 3,$(words $(1)),$(1))))
@@ -216,6 +224,7 @@ test-tools: venv galaxy
 		--test_output $(ARTIFACTS)/tool_tests.html \
 		--test_output_json $(ARTIFACTS)/tool_tests.json \
 		$(TOOL_XMLS)
+	$(call test_data_manager,data_manager_tests)
 
 # Every workflow in one planemo run, one Galaxy start: a test's inputs are read relative to its
 # -tests.yml, so each folder's own test-data/ serves it.
@@ -290,6 +299,7 @@ test-containers-tools-1 test-containers-tools-2: test-containers-tools-%: venv g
 		--test_output $(ARTIFACTS)/container_tool_tests-$*.html \
 		--test_output_json $(ARTIFACTS)/container_tool_tests-$*.json \
 		$(TOOL_XMLS_$*)
+	$(if $(filter 2,$*),$(call test_data_manager,container_data_manager_tests))
 
 # Every workflow test in the image, in one planemo run as test-workflows does.
 test-containers-workflows: venv galaxy

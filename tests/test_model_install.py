@@ -185,3 +185,12 @@ def test_a_value_already_in_the_table_is_refused(capsys, tmp_path):
     expect_error(capsys, ["install-model", "--zip", str(MICRO_ZIP), "--taken", "dnalm_1_other,dnalm_1_micro_model",
                           "--target", str(tmp_path / "model"), "--row", str(tmp_path / "row.json")],
                  "'dnalm_1_micro_model' is already in the huggingface table", [tmp_path / "model", tmp_path / "row.json"])
+
+
+def test_the_data_manager_asks_for_the_suites_dnalm():
+    """The data manager's requirement is the dnalm version of the tools (tools/macros.xml)."""
+    def version_token(path):
+        return re.search(r'<token name="@TOOL_VERSION@">([^<]+)</token>', path.read_text())[1]
+
+    data_manager = REPO / "data_managers" / "data_manager_dnalm_models" / "data_manager" / "dnalm_models.xml"
+    assert version_token(data_manager) == version_token(REPO / "tools" / "macros.xml")
