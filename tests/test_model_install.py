@@ -64,9 +64,10 @@ def test_table_route_embeds_as_the_zip(capsys, tmp_path):
     assert row[2:6] == ["text-generation", "sequence", "dnalm", TABLE_VERSION]
     folder = row[6].strip().replace("${__HERE__}", str(TEST_DATA))
     _, from_zip = embeddings(capsys, MICRO_ZIP, tmp_path, "zip")
-    _, from_table = embeddings(capsys, folder, tmp_path, "table")
+    log, from_table = embeddings(capsys, folder, tmp_path, "table")
     assert from_zip.shape == (80, 16)
     assert np.abs(from_table - from_zip).max() == 0
+    assert "installed from zip:micro_model.zip; weights model.safetensors sha256:" in log  # its record
 
 
 def test_zip_route_row_record_and_log(capsys, tmp_path):
