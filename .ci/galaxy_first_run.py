@@ -25,6 +25,9 @@ def parse_args():
     parser.add_argument("--admin-name", required=True)
     parser.add_argument("--admin-password", required=True)
     parser.add_argument("--workflows", type=Path, help="folder searched for *.ga and *.gxwf.yml")
+    parser.add_argument("--model", action="append", default=[], metavar="SLUG=NAME=FOLDER",
+                        help="a model folder to install through the data manager (its row's value "
+                        "is dnalm_1_SLUG), unless the huggingface table has it")
     parser.add_argument("--log", type=Path, help="where to write what was done")
     return parser.parse_args()
 
@@ -89,6 +92,26 @@ def import_workflows(admin, folder, log):
         print(f"imported workflow {name!r} from {path}", file=log)
 
 
+def install_models(admin, models, log):
+    """Run the data manager (the folder route) for each model the huggingface table lacks.
+
+    Its jobs run in a history of their own; Galaxy adds the rows when they finish.
+    """
+    present = {row[0] for row in admin.get("tool_data/huggingface").get("fields", [])}
+    history_id = None
+    for spec in models:
+        slug, name, folder = spec.split("=", 2)
+        if f"dnalm_1_{slug}" in present or not Path(folder).is_dir():
+            continue
+        if history_id is None:
+            history_id = admin.post("histories", {"name": "Installed models (data manager)"})["id"]
+        admin.post("tools", {
+            "tool_id": "data_manager_dnalm_models", "history_id": history_id,
+            "inputs": {"source|route": "folder", "source|folder": folder, "slug": slug, "display_name": name},
+        })
+        print(f"installing {name} ({folder}) through the data manager", file=log)
+
+
 def main():
     args = parse_args()
     log = open(args.log, "a") if args.log else sys.stderr
@@ -99,10 +122,13 @@ def main():
     admin = Galaxy(args.url, bootstrap.post(f"users/{admin_id}/api_key", {}))
     if args.workflows and args.workflows.is_dir():
         import_workflows(admin, args.workflows, log)
+    if args.model:
+        install_models(admin, args.model, log)
     print(
         f"\nGalaxy with the dnalm tools is ready: {args.url}\n"
         f"  log in as {args.admin_email} (admin), password {args.admin_password}\n"
         f"  tools: section 'DNA language models'; bundled data: Upload > Choose remote files\n"
+        f"  models installed on the server: each model form's 'Installed on this server'\n"
         f"  Ctrl-C stops it.\n",
         flush=True,
     )
