@@ -190,9 +190,14 @@ TOOL_XMLS := $(filter-out %/macros.xml,$(wildcard $(TOOLS)/*.xml))
 # The data manager (IUC layout) has its own test data and test table, so its own planemo run,
 # after the tools': in make test-tools, and in the second container half, where its job runs
 # with .venv's dnalm ($(CONTAINER_JOB_CONF) sends only the dnalm_* tools to the image).
+# Galaxy writes the rows a data manager returns into its table's .loc file, so the run gets a
+# copy of the test table ($(WORK)/$(1)/) and the repository's stays as it is.
 DATA_MANAGER := data_managers/data_manager_dnalm_models
-test_data_manager = .ci/planemo test --test_data $(DATA_MANAGER)/test-data \
-	--tool_data_table $(DATA_MANAGER)/tool_data_table_conf.xml.test \
+test_data_manager = rm -rf $(WORK)/$(1) && mkdir -p $(WORK)/$(1)/test-data \
+	&& cp $(DATA_MANAGER)/tool_data_table_conf.xml.test $(WORK)/$(1)/ \
+	&& cp $(DATA_MANAGER)/test-data/huggingface.loc $(WORK)/$(1)/test-data/ \
+	&& .ci/planemo test --test_data $(DATA_MANAGER)/test-data \
+	--tool_data_table $(WORK)/$(1)/tool_data_table_conf.xml.test \
 	--test_output $(ARTIFACTS)/$(1).html --test_output_json $(ARTIFACTS)/$(1).json \
 	$(DATA_MANAGER)/data_manager/dnalm_models.xml
 # Every other tool, from the first or the second: in alphabetical order, halves of about equal

@@ -63,6 +63,7 @@ def run(args):
     with atomic_outputs(args.row) as (row,):
         Path(row).write_text(json.dumps(installed.table_row(), indent=2) + "\n", encoding="utf-8")
     print(f"installed {installed.value} ({installed.pipeline_tag}): {installed.name}, in {target}")
+    print(f"its record: {installed.record.summary()}")
 
 
 def _source_folder(args, scratch):

@@ -53,6 +53,7 @@ class InstalledModel:
     name: str
     pipeline_tag: str
     directory: Path
+    record: object  # its ModelRecord (io/model_record.py)
 
     def table_row(self):
         """The row's seven columns, as Galaxy's schema names them."""
@@ -93,7 +94,7 @@ def install_model(model_dir, target, *, source, display_name, slug, revision="",
     record = write_record(target, source, revision=revision, converted_from=converted_from)
     short = revision[:8] if revision else "sha256 " + next(iter(record.weights_sha256.values()))[:8]
     return InstalledModel(value=value, name=f"{display_name} ({short})",
-                          pipeline_tag=pipeline_tag(config), directory=target.resolve())
+                          pipeline_tag=pipeline_tag(config), directory=target.resolve(), record=record)
 
 
 def pipeline_tag(config):
