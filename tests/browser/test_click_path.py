@@ -162,7 +162,7 @@ def test_finetune_then_predict(page, galaxy):
     # Fine-tune with LoRA (the form's default), a learning rate for a new head, two epochs.
     open_tool(page, "dnalm_finetune")
     check_form_reads_well(page)
-    choose(page, "model", f"1: {MODEL.name}")
+    choose(page, "model|model", f"1: {MODEL.name}")
     choose(page, "train", f"2: {TRAIN.name}")
     choose(page, "validation", f"3: {DEV.name}")
     type_value(page, "epochs", 2)
@@ -185,7 +185,7 @@ def test_finetune_then_predict(page, galaxy):
     # Predict the test rows with the new classifier and measure it against their labels.
     open_tool(page, "dnalm_predict")
     check_form_reads_well(page)
-    choose(page, "model", "5: ")
+    choose(page, "model|model", "5: ")
     choose(page, "input", f"4: {TEST.name}")
     choose(page, "evaluate", "Yes: metrics")
     shot(page, "18-predict-form")

@@ -41,7 +41,7 @@ def test_score_variants_then_compare_by_an_info_field(page, galaxy):
     choose(page, "input", f"2: {VARIANTS.name}")
     choose(page, "reference|source", "Use a genome from my history")
     choose(page, "reference|genome", f"1: {GENOME.name}")
-    choose(page, "model", f"3: {MODEL.name}")
+    choose(page, "model|model", f"3: {MODEL.name}")
     type_value(page, "info_fields", "REGION")
     choose(page, "vcf_output", "Yes, as bgzipped VCF")
     check_form_reads_well(page)
