@@ -140,8 +140,13 @@ def test_every_tool_has_its_tool_shed_repository():
     for tool_xml in TOOLS:
         includes = [i["source"] for i in shed["repositories"][tool_xml.stem]["include"]]
         expected = [f"tools/{tool_xml.name}", "tools/macros.xml", "test-data/"]
-        if expands(ET.parse(tool_xml).getroot(), "reference_genome"):
-            # a tool reading the all_fasta table ships its samples, as tools-iuc's mappers do
-            expected += ["tool_data_table_conf.xml.sample", "tool-data/all_fasta.loc.sample"]
+        root = ET.parse(tool_xml).getroot()
+        if expands(root, "reference_genome") or expands(root, "model_input"):
+            # a tool reading a data table ships its samples, as tools-iuc's mappers do
+            expected += ["tool_data_table_conf.xml.sample"]
+        if expands(root, "reference_genome"):
+            expected += ["tool-data/all_fasta.loc.sample"]
+        if expands(root, "model_input"):  # the installed models, Galaxy's huggingface table
+            expected += ["tool-data/huggingface.loc.sample"]
         assert includes == expected, tool_xml.stem
     assert sorted(shed["repositories"]) == sorted(p.stem for p in TOOLS)
