@@ -154,7 +154,7 @@ def run_predict(args):
     from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerFast
 
     from dnalm.inference.classification import predict_probabilities
-    from dnalm.training.classification_data import read_labelled
+    from dnalm.io.labelled_sequences import read_labelled
 
     data = read_labelled(TF0_TEST)
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(MODEL / "tokenizer.json"), pad_token="[PAD]")

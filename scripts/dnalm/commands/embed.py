@@ -7,18 +7,13 @@ from dnalm.commands.model_options import add_context_options, add_model_argument
 from dnalm.commands.sequence_options import add_sequence_options
 from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
-from dnalm.inference.batches import (
-    extra_columns,
-    fit_to_context,
-    pad_id_of,
-    special_token_ids,
-    tokenized_records,
-)
+from dnalm.inference.batches import fit_to_context, pad_id_of, special_token_ids, tokenized_records
 from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
 from dnalm.inference.model_loading import default_batch_size, load_base_model
 from dnalm.io.embedding_files import FORMATS, EmbeddingSpill, write_embeddings
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
+from dnalm.io.record_columns import extra_columns
 from dnalm.io.pca_plot import ID_PREFIX, id_pattern, point_groups, write_pca_plot
 
 

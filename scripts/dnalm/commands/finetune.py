@@ -17,7 +17,8 @@ from dnalm.io.outputs import atomic_outputs
 from dnalm.runtime.allocator import keep_freed_memory
 from dnalm.runtime.device import announce_device
 from dnalm.training import classification_history as history
-from dnalm.training.classification_data import DEFAULT_LABEL_COLUMN, read_datasets
+from dnalm.io.labelled_sequences import DEFAULT_LABEL_COLUMN
+from dnalm.training.classification_data import read_datasets
 from dnalm.training.classifier_finetuning import finetune, report_sections
 from dnalm.training.finetuning import FinetuneSettings
 from dnalm.training.report import write_html_report

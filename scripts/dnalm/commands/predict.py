@@ -17,7 +17,7 @@ from dnalm.inference.classification_plots import plot_confusion_matrix, plot_roc
 from dnalm.inference.model_loading import inference_device
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
-from dnalm.training.classification_data import (
+from dnalm.io.labelled_sequences import (
     DEFAULT_LABEL_COLUMN,
     class_indices,
     read_labelled,

@@ -13,22 +13,20 @@ from dnalm.commands.model_options import (
     add_model_argument,
 )
 from dnalm.errors import DnalmError
-from dnalm.inference.pair_effects import EffectScorer, EffectSettings, average_rows, effect_cells
-from dnalm.io.effect_vcf import write_effect_vcf
+from dnalm.inference.pair_effects import STRANDS, EffectScorer, EffectSettings, effect_cells
+from dnalm.io.effect_vcf import write_effect_vcf, write_tabix_index
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
 from dnalm.io.reference_genome import open_genome
-from dnalm.io.sequences import SequenceRecord
 from dnalm.io.variant_calls import CHR_PREFIXES, read_variant_calls
 from dnalm.io.variant_windows import (
     DEFAULT_WIDTH,
     REF_MISMATCH_POLICIES,
+    SKIP_REASONS,
     WindowCounts,
     variant_windows,
 )
-from dnalm.io.windows import reverse_complement
 
-STRANDS = ("forward", "both")
 VARIANT_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "window_start", "window_shift")
 DESCRIPTIONS = {
     "ref_log_likelihood": "log-likelihood of the reference window (dnalm)",
@@ -48,7 +46,11 @@ def add_arguments(parser):
     parser.add_argument("--output-vcf", metavar="VCF", default=None,
                         help="also write the VCF with the effects as INFO fields (DNALM_...)")
     parser.add_argument("--bgzip", action="store_true",
-                        help="BGZF-compress --output-vcf (for bcftools, tabix, Galaxy's vcf_bgzip)")
+                        help="BGZF-compress --output-vcf (for bcftools, tabix, Galaxy's vcf_bgzip) "
+                        "and write its tabix index beside it (VCF.tbi)")
+    parser.add_argument("--no-tabix-index", dest="tabix_index", action="store_false",
+                        help="with --bgzip, no .tbi beside the VCF (Galaxy indexes a vcf_bgzip "
+                        "dataset itself)")
     parser.add_argument("--window", type=_width, default=DEFAULT_WIDTH, metavar="W",
                         help=f"window length in bp (default: {DEFAULT_WIDTH}, the variant at "
                         "offset (W-1)//2, as the zero-shot tutorial)")
@@ -87,8 +89,8 @@ def run(args):
                               args.distance_pooling, args.long_sequences, args.batch_size)
     with open_model(args.model) as model_files:
         scorer = EffectScorer(model_files, settings, "score-variants")
-        rows = _effects(scorer, windows, args.strand)
-    columns = scorer.columns(with_token_counts=args.strand == "forward")
+        rows = scorer.effects([(window.ref, window.alt_window) for window in windows], args.strand)
+    columns = scorer.columns(args.strand)
     with atomic_outputs(args.output, args.output_vcf) as (output, output_vcf):
         with open(output, "w") as stream:
             stream.write("\t".join(VARIANT_COLUMNS + columns + info_fields) + "\n")
@@ -100,19 +102,10 @@ def run(args):
         if output_vcf is not None:
             effects = {(w.call.number, w.alt_index): row for w, row in zip(windows, rows)}
             vcf_columns = [column for column in columns if column in DESCRIPTIONS]
-            write_effect_vcf(args.vcf, output_vcf, effects, vcf_columns, DESCRIPTIONS, args.bgzip)
-
-
-def _effects(scorer, windows, strand):
-    """One row of effects per window pair; with both strands, the mean of the two."""
-    pairs = [(window.ref, window.alt_window) for window in windows]
-    if strand == "forward":
-        return scorer.effects(pairs)
-    reverse = [(SequenceRecord(ref.id, reverse_complement(ref.sequence)),
-                SequenceRecord(alt.id, reverse_complement(alt.sequence))) for ref, alt in pairs]
-    rows = scorer.effects(pairs + reverse)
-    return [average_rows(forward, backward)
-            for forward, backward in zip(rows[:len(pairs)], rows[len(pairs):])]
+            write_effect_vcf(args.vcf, output_vcf, effects, vcf_columns, DESCRIPTIONS,
+                             counts.skipped, SKIP_REASONS, args.bgzip)
+    if args.bgzip and args.tabix_index:
+        write_tabix_index(args.output_vcf)
 
 
 def _width(text):
