@@ -191,7 +191,7 @@ def run_one(args, recipe):
     from dnalm.runtime.allocator import keep_freed_memory
     from dnalm.tokenization.loading import to_transformers
     from dnalm.training import presets
-    from dnalm.training.data import SequenceDataset
+    from dnalm.training.token_files import SequenceDataset
     from dnalm.runtime.hardware import compile_mode
     from dnalm.training.loss import CausalLMLoss
     from dnalm.training.packing import PackedCollator, auto_row_length, fixed_shape_collator

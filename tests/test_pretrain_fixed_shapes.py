@@ -14,7 +14,7 @@ import torch
 from dnalm.cli import main
 from dnalm.tokenization.loading import load_tokenizer
 from dnalm.training import presets
-from dnalm.training.data import SequenceDataset
+from dnalm.training.token_files import SequenceDataset
 from dnalm.training.loss import CausalLMLoss, chunked_causal_lm_loss
 from dnalm.training.packing import PackedCollator, fixed_shape_collator
 from dnalm.training.pretraining_settings import TrainingSettings
