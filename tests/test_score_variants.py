@@ -17,7 +17,7 @@ from dnalm.cli import main
 from dnalm.errors import DnalmError
 from dnalm.io.reference_genome import open_genome
 from dnalm.io.variant_calls import read_variant_calls
-from dnalm.io.variant_windows import WindowCounts, variant_windows
+from dnalm.io.variant_windows import VariantWindowCounts, variant_windows
 from dnalm.io.windows import reverse_complement
 from helpers import expect_error
 from make_zeroshot_vcf import zeroshot_genome_and_vcf
@@ -57,7 +57,7 @@ def vcf(tmp_path, lines, name="calls.vcf", header=HEADER):
 
 
 def windows_of(vcf_path, genome_path, width=201, **options):
-    counts = WindowCounts()
+    counts = VariantWindowCounts()
     with open_genome(genome_path) as genome:
         found = list(variant_windows(read_variant_calls(vcf_path), genome, width,
                                      counts=counts, **options))

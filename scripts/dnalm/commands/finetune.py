@@ -19,7 +19,7 @@ from dnalm.runtime.device import announce_device
 from dnalm.training import classification_history as history
 from dnalm.io.labelled_sequences import DEFAULT_LABEL_COLUMN
 from dnalm.training.classification_data import read_datasets
-from dnalm.training.classifier_finetuning import finetune, report_sections
+from dnalm.training.classifier_finetuning import finetune, finetuning_report_sections
 from dnalm.training.finetuning import FinetuneSettings
 from dnalm.training.report import write_html_report
 
@@ -78,7 +78,7 @@ def write_outputs(args, settings, result, scratch):
             write_metrics_table(test_path, test_values,
                                 extra={"sequences": result.facts["rows"]["test"]})
         if report_path:
-            sections = report_sections(settings, run, report_facts(args, result), test_values)
+            sections = finetuning_report_sections(settings, run, report_facts(args, result), test_values)
             write_html_report(report_path, sections, curve_png=curves if rows else None,
                               title="DNA LM fine-tuning report")
     print(f"model written to {args.output}", flush=True)

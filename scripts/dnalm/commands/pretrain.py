@@ -80,8 +80,8 @@ def write_outputs(result, args):
         if curve:
             report.plot_loss_curve(rows, curve)
         if report_path:
-            report.write_html_report(report_path, report.report_sections(result, args.input_name),
-                                     curve_png=curve)
+            sections = report.pretraining_report_sections(result, args.input_name)
+            report.write_html_report(report_path, sections, curve_png=curve)
     best = metrics.best_epoch(rows)
     if best:
         print(f"best epoch {best['epoch']:.0f}: validation loss {best['val_loss']:.4f}, "

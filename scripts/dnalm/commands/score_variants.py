@@ -23,7 +23,7 @@ from dnalm.io.variant_windows import (
     DEFAULT_WIDTH,
     REF_MISMATCH_POLICIES,
     SKIP_REASONS,
-    WindowCounts,
+    VariantWindowCounts,
     variant_windows,
 )
 
@@ -77,7 +77,7 @@ def run(args):
     clash = [field for field in info_fields if field in VARIANT_COLUMNS]
     if clash:
         raise DnalmError(f"INFO field '{clash[0]}' has the name of a table column")
-    counts = WindowCounts()
+    counts = VariantWindowCounts()
     # Windows are read and checked before the model is loaded: bad input fails fast.
     with open_genome(args.genome) as genome:
         calls = read_variant_calls(args.vcf, info_fields)

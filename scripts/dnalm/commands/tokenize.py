@@ -13,7 +13,7 @@ from dnalm.io.outputs import atomic_outputs
 from dnalm.io.sequences import LetterCounts, read_sequence_pieces, read_sequences
 from dnalm.io.windows import (
     N_POLICIES,
-    WindowCounts,
+    GenomeWindowCounts,
     genome_windows,
     with_reverse_complements,
 )
@@ -109,7 +109,7 @@ def add_arguments(parser):
 
 def run(args):
     tokenizer = load_tokenizer(args.tokenizer)
-    window_counts = WindowCounts() if genome_mode(args) else None
+    window_counts = GenomeWindowCounts() if genome_mode(args) else None
     letter_counts = LetterCounts() if iupac_policy(args) == "to-n" else None
     records = input_records(args, window_counts, letter_counts)
     with atomic_outputs(args.output, args.summary, args.histogram) as (table, summary, histogram):

@@ -11,7 +11,7 @@ import torch
 
 from dnalm.errors import DnalmError
 from dnalm.inference.classification_metrics import softmax
-from dnalm.inference.model_loading import load_model
+from dnalm.inference.model_loading import load_for_inference
 
 
 def load_classifier(model_files, device=None):
@@ -24,7 +24,7 @@ def load_classifier(model_files, device=None):
             "classification head (no score.weight): fine-tune it into a classifier with "
             "'dnalm finetune' first ('dnalm score' and 'dnalm embed' can use it as it is)"
         )
-    return load_model(AutoModelForSequenceClassification, model_files, device)
+    return load_for_inference(AutoModelForSequenceClassification, model_files, device)
 
 
 class ClassificationCollator:

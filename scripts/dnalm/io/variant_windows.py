@@ -43,7 +43,7 @@ SKIP_REASONS = {"symbolic": "a symbolic allele or breakend",
                 "short_contig": "the contig is shorter than the window"}
 
 
-class WindowCounts(Counter):
+class VariantWindowCounts(Counter):
     """What the windows' reading met: records, ALTs skipped and why, windows with N.
 
     ``skipped`` maps ``(record number, ALT index)`` to the ``SKIP_REASONS`` key of
@@ -77,7 +77,7 @@ def variant_windows(calls, genome, width=DEFAULT_WIDTH, ref_mismatch="error", ch
         raise DnalmError(f"the window width must be at least 1 bp, not {width}")
     if ref_mismatch not in REF_MISMATCH_POLICIES:
         raise DnalmError(f"unknown REF mismatch policy '{ref_mismatch}'")
-    counts = WindowCounts() if counts is None else counts
+    counts = VariantWindowCounts() if counts is None else counts
     for call in calls:
         counts["records"] += 1
         contig = _genome_contig(call, genome, chr_prefix)

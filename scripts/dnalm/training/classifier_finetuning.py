@@ -92,7 +92,7 @@ def evaluate_test(model, token_ids, class_indices, pad_id):
     return values
 
 
-def report_sections(settings, run, facts, test_values):
+def finetuning_report_sections(settings, run, facts, test_values):
     """The report's tables for a ``finetuning.FinetuneRun``: data, model, settings, result."""
     sections = {
         "Data": {"training table": facts["train"],

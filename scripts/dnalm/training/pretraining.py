@@ -89,7 +89,7 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     print_fn(f"validation: {split.description}", flush=True)
     if not settings.row_length:
         settings = replace(settings, row_length=auto_row_length([corpus.lengths.longest]))
-    checkpoints.claim(checkpoint_folder, run_fingerprint(
+    checkpoints.claim(checkpoint_folder, pretraining_fingerprint(
         tokens, model_source, model.config, settings), print_fn)
     train_set = SequenceDataset(corpus.sequences, split.train)
     validation_set = SequenceDataset(corpus.sequences, split.validation)
@@ -116,7 +116,8 @@ def build_or_load_model(choice, tokenizer, attention, experts, data_source):
                     "use 'dnalm finetune' to train a classifier further")
             check_same_tokenizer(model_files.tokenizer(), tokenizer, choice.init_model,
                                  data_source)
-            model = presets.load_model(model_files.directory, attention=attention, experts=experts)
+            model = presets.load_model_to_continue(model_files.directory, attention=attention,
+                                                   experts=experts)
         return model, f"continued from {Path(choice.init_model).name}"
     if choice.config:
         config = presets.config_from_file(choice.config)
@@ -129,7 +130,7 @@ def build_or_load_model(choice, tokenizer, attention, experts, data_source):
     return presets.build_model(config, attention=attention, experts=experts), source
 
 
-def run_fingerprint(tokens, model_source, config, settings):
+def pretraining_fingerprint(tokens, model_source, config, settings):
     """What makes a rerun the same run, to resume: data, model and the settings that count."""
     counted = {name: value for name, value in settings_summary(settings).items()
                if name not in MAY_CHANGE_ON_RESUME}

@@ -66,7 +66,7 @@ def _read_bytes(source):
         return handle.read()
 
 
-def report_sections(result, input_name=None):
+def pretraining_report_sections(result, input_name=None):
     """The report's tables for a ``pretraining.PretrainResult``: data, model, settings, result.
 
     ``input_name`` names the token table (Galaxy's dataset name); default: its file name.
