@@ -69,7 +69,7 @@ $(VENV)/.installed: pyproject.toml requirements/pins.txt
 	@echo "installing dnalm and its pinned dependencies into $(VENV) (torch from $(or $(TORCH_INDEX),PyPI))"
 	$(VENV)/bin/pip install -q -c requirements/pins.txt --no-index --no-deps torch 2>/dev/null \
 		|| $(VENV)/bin/pip install -q -c requirements/pins.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch
-	$(VENV)/bin/pip install -q -c requirements/pins.txt -e '.[test]'
+	$(VENV)/bin/pip install -q -c requirements/pins.txt -e '.[test,peers]'
 	touch $@
 
 # galaxy 26.1.2's metapackage pins certifi==2026.10.19, which was never released, so

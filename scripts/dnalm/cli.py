@@ -32,6 +32,7 @@ COMMANDS = {
     "finetune": ("finetune", "fine-tune a model into a sequence classifier (LoRA, full or head)"),
     "predict": ("predict", "classify sequences with a fine-tuned model; metrics when labelled"),
     "compare-effects": ("compare_effects", "compare variant effects between two groups"),
+    "mutagenesis": ("mutagenesis", "the effect of every single-base substitution of some regions"),
 }
 
 

@@ -21,7 +21,7 @@ from dnalm.io.labelled_sequences import DEFAULT_LABEL_COLUMN
 from dnalm.training.classification_data import read_datasets
 from dnalm.training.classifier_finetuning import finetune, finetuning_report_sections
 from dnalm.training.finetuning import FinetuneSettings
-from dnalm.training.report import write_html_report
+from dnalm.io.html_report import write_html_report
 
 
 def add_arguments(parser):
@@ -78,8 +78,9 @@ def write_outputs(args, settings, result, scratch):
             write_metrics_table(test_path, test_values,
                                 extra={"sequences": result.facts["rows"]["test"]})
         if report_path:
-            sections = finetuning_report_sections(settings, run, report_facts(args, result), test_values)
-            write_html_report(report_path, sections, curve_png=curves if rows else None,
+            sections = finetuning_report_sections(settings, run, report_facts(args, result),
+                                                  test_values)
+            write_html_report(report_path, sections, {"Curves": curves} if rows else None,
                               title="DNA LM fine-tuning report")
     print(f"model written to {args.output}", flush=True)
 

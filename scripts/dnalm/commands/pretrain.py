@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from dnalm.commands.setting_options import add_setting_options, settings_from_args
+from dnalm.io.html_report import write_html_report
 from dnalm.io.outputs import atomic_outputs
 from dnalm.training.presets import PRESETS
 from dnalm.training.pretraining_settings import OUTPUTS, TrainingSettings
@@ -81,7 +82,8 @@ def write_outputs(result, args):
             report.plot_loss_curve(rows, curve)
         if report_path:
             sections = report.pretraining_report_sections(result, args.input_name)
-            report.write_html_report(report_path, sections, curve_png=curve)
+            write_html_report(report_path, sections, {"Curves": curve} if curve else None,
+                              title="DNA LM pretraining report")
     best = metrics.best_epoch(rows)
     if best:
         print(f"best epoch {best['epoch']:.0f}: validation loss {best['val_loss']:.4f}, "
