@@ -33,6 +33,8 @@ COMMANDS = {
     "predict": ("predict", "classify sequences with a fine-tuned model; metrics when labelled"),
     "compare-effects": ("compare_effects", "compare variant effects between two groups"),
     "mutagenesis": ("mutagenesis", "the effect of every single-base substitution of some regions"),
+    "compare-sequences": ("compare_sequences", "compare generated DNA with real DNA: k-mers, "
+                          "PCA, novelty, ORFs"),
 }
 
 
