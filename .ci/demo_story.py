@@ -208,7 +208,10 @@ def named_as_downloaded(line, outputs):
     """
     if not GALAXY_FILE.search(line):
         return line
-    names = outputs()
+    try:
+        names = outputs()
+    except (OSError, ValueError, KeyError):  # Galaxy busy: the line still loses the path
+        names = {}
     return GALAXY_FILE.sub(
         lambda match: names.get(match["uuid"].replace("-", "").lower(), "a Galaxy dataset"), line)
 
@@ -223,7 +226,7 @@ def job_outputs(galaxy, job_id):
     names = {}
     for output in galaxy.get(f"jobs/{job_id}").get("outputs", {}).values():
         dataset = galaxy.get(f"datasets/{output['id']}")
-        uuid = str(dataset.get("uuid", "")).replace("-", "").lower()
+        uuid = str(output.get("uuid") or dataset.get("uuid", "")).replace("-", "").lower()
         extension = "." + dataset.get("extension", "dat")
         if output["id"] in labels:
             name = f"{labels[output['id']]}{EXTENSIONS.get(extension, extension)}"
