@@ -1,6 +1,6 @@
 """Run one demo workflow in a local Galaxy through planemo and tell its story in a few lines.
 
-    demo_story.py DEMO WORKFLOW_DIR [--tools DIR]
+    demo_story.py DEMO WORKFLOW_DIR [--tools DIR] [--probe WINDOWS_CSV] [--genome FASTA] [--python PY]
 
 Galaxy's and planemo's own log (hundreds of lines) goes to out/DEMO/galaxy.log. The console
 gets one line per stage (Galaxy starting, inputs uploading, each workflow step running with
@@ -13,7 +13,6 @@ the next step. Only the standard library: it runs with any Python 3.
 """
 
 import argparse
-import csv
 import json
 import re
 import shutil
@@ -27,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import demo_summary
+from demo_summary import relative
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "test_key"  # planemo's default master API key for the Galaxy it starts
@@ -306,13 +306,6 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def relative(path):
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def say(line):
