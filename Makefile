@@ -1,13 +1,15 @@
 # dnalm: set up, test and serve the Galaxy tool suite.
 #
-#   make demo          the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
-#   make demo-finetune the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
-#   make demo-zeroshot the zero-shot tutorial's workflow (exon vs intron SNPs) in Galaxy (CPU)
-#   make demo-genome   pretrain on the whole yeast genome, chrXV and chrXVI held out (CPU, < 20 min)
-#   make test          pytest, planemo lint, the tool and workflow tests in Galaxy, the browser test
-#   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
-#   make gpu-check     the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
-#   make workflows     regenerate the published .ga workflows from their format2 sources
+#   make venv            .venv: dnalm and its pinned dependencies (the targets below make it)
+#   make demo            the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
+#   make demo-finetune   the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
+#   make demo-zeroshot   the zero-shot tutorial's workflow (exon vs intron SNPs) in Galaxy (CPU)
+#   make demo-genome     pretrain on the whole yeast genome, chrXV and chrXVI held out (CPU, < 20 min)
+#   make genome-sacCer3  the yeast genome into genomes/sacCer3/ (demo-genome and serve make it)
+#   make test            pytest, planemo lint, the tool and workflow tests in Galaxy, the browser test
+#   make serve           a local Galaxy with the suite at http://127.0.0.1:$(PORT)
+#   make gpu-check       the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
+#   make workflows       regenerate the published .ga workflows from their format2 sources
 #
 # Two virtual environments: .venv holds the dnalm package (what the tools run), and
 # .ci-work/galaxy-venv holds Galaxy and planemo. Galaxy finds dnalm through a
@@ -133,9 +135,13 @@ demo-genome: genome-sacCer3
 
 # .ci/demo_story.py runs planemo with Galaxy's log in out/<demo>/galaxy.log, prints a line per
 # stage (each step with its progress), names each output after its workflow label and ends with
-# a summary of the key numbers.
+# a summary of the key numbers. demo-genome's story also runs the yeast probe of the model
+# (bench/bench_yeast_probe.py, with .venv's python) and ends with scoring a VCF against the genome.
+STORY_OPTIONS_demo-genome := --probe $(GENOME_DIR)/heldout_windows.csv --genome $(GENOME_FASTA)
+
 $(foreach demo,$(DEMOS),$(firstword $(subst :, ,$(demo)))): venv galaxy
-	@$(GALAXY_VENV)/bin/python .ci/demo_story.py $@ workflows/$(call workflow_of,$@) --tools $(TOOLS)
+	@$(GALAXY_VENV)/bin/python .ci/demo_story.py $@ workflows/$(call workflow_of,$@) --tools $(TOOLS) \
+		--python $(VENV)/bin/python $(STORY_OPTIONS_$@)
 
 # --- tests ----------------------------------------------------------------------------------
 

@@ -284,6 +284,8 @@ def test_tiny_preset_learns_with_its_own_defaults(few_tokens, tmp_path, capsys):
     epochs = [row for row in read_metrics(tmp_path / "m.tsv") if row["kind"] == "epoch"]
     assert [row["step"] for row in epochs] == ["10", "20"]
     assert float(epochs[1]["val_loss"]) < float(epochs[0]["val_loss"]) < 8.0
+    # the epoch as the progress lines give it (2.00), not rounded to a whole one
+    assert f"best epoch {float(epochs[1]['epoch']):.2f}: validation loss" in out
     assert sorted(os.listdir(tmp_path)) == ["m.tsv", "m.zip"]  # checkpoints removed on success
 
 

@@ -3,7 +3,7 @@ standard deviation per group, Welch's t-test and the Mann-Whitney U test, and a 
 The groups are two tables, or the rows of one table split by a column (--group-by).
 
 Examples:
-  dnalm compare-effects exon.tsv intron.tsv --labels exon intron --column l2_distance \
+  dnalm compare-effects exon.tsv intron.tsv --labels exon intron --column l2_distance \\
       -o summary.tsv --plot box.png
   dnalm compare-effects effects.tsv --group-by REGION --labels exon intron -o summary.tsv
 """

@@ -86,6 +86,6 @@ def write_outputs(result, args):
                               title="DNA LM pretraining report")
     best = metrics.best_epoch(rows)
     if best:
-        print(f"best epoch {best['epoch']:.0f}: validation loss {best['val_loss']:.4f}, "
+        print(f"best epoch {best['epoch']:.2f}: validation loss {best['val_loss']:.4f}, "
               f"accuracy {best['accuracy']:.4f}", flush=True)
     print(f"model written to {args.output}", flush=True)

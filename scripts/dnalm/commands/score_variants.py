@@ -3,7 +3,7 @@
 
 Examples:
   dnalm score-variants model.zip calls.vcf.gz --genome hg38.fa -o effects.tsv
-  dnalm score-variants model.zip calls.vcf --genome genome.fa --distance l2 \
+  dnalm score-variants model.zip calls.vcf --genome genome.fa --distance l2 \\
       --strand both --info-fields GENE REGION -o effects.tsv --output-vcf effects.vcf.gz --bgzip
 """
 

@@ -85,7 +85,7 @@ def pretraining_report_sections(result, input_name=None):
                               else "off"),
         },
         "Result": {
-            "best epoch": f"{best['epoch']:.0f}" if best else "none evaluated",
+            "best epoch": f"{best['epoch']:.2f}" if best else "none evaluated",
             "best validation loss": f"{best['val_loss']:.4f}" if best else "",
             "best validation perplexity": f"{best['perplexity']:.3f}" if best else "",
             "best validation accuracy": f"{best['accuracy']:.4f}" if best else "",
