@@ -11,10 +11,10 @@ from dnalm.analysis.generated_sequences import (
     kmer_counts,
     longest_orf,
     mean_kmer_variance,
-    reverse_complement,
 )
 from dnalm.cli import main
 from dnalm.io.pca_plot import pca_basis, principal_components
+from dnalm.io.windows import reverse_complement
 from helpers import expect_error
 
 RNG = np.random.default_rng(7)
@@ -133,7 +133,8 @@ def test_bad_input_is_one_line_and_no_output(tmp_path, capsys):
     out = tmp_path / "s.tsv"
     expect_error(capsys, ["compare-sequences", "--generated", f"t1={generated}", "--genome",
                           str(short_genome), "-o", str(out)],
-                 "the genome has no contig of 100 bp or more to draw windows from", [out])
+                 "the genome has no contig of 100 bp or more, the generated sequences' length: no real "
+                 "windows to compare with", [out])
     expect_error(capsys, ["compare-sequences", "--generated", str(generated), "--genome",
                           str(short_genome), "-o", str(out)], "write each set as NAME=FASTA",
                  [out])

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 from dnalm.cli import main
-from dnalm.inference.mutagenesis import BASES, substitutions
+from dnalm.inference.mutagenesis import substitutions
+from dnalm.io.sequences import BASES
 from helpers import MICRO_ZIP, MISTRAL_DNA, TEST_DATA, expect_error, read_fasta
 
 WINDOWS = TEST_DATA / "hg38_windows_small.fa"

@@ -36,8 +36,9 @@ def test_every_input_has_a_label_and_help(tool_xml):
 
 
 def test_all_tools_are_checked():
-    assert [p.stem for p in TOOLS] == ["dnalm_compare_effects", "dnalm_embed", "dnalm_finetune",
-                                       "dnalm_generate", "dnalm_predict", "dnalm_pretrain",
+    assert [p.stem for p in TOOLS] == ["dnalm_compare_effects", "dnalm_compare_sequences",
+                                       "dnalm_embed", "dnalm_finetune", "dnalm_generate",
+                                       "dnalm_mutagenesis", "dnalm_predict", "dnalm_pretrain",
                                        "dnalm_score", "dnalm_score_variants", "dnalm_tokenize",
                                        "dnalm_train_tokenizer"]
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnalm.errors import DnalmError
+from dnalm.io.windows import reverse_complement
 from dnalm.settings import check_settings, setting
 
 SEED = 12  # the k of the novelty measures: 4**12 = 16.7 M possible 12-mers
@@ -30,7 +31,6 @@ _CODES = np.full(256, 255, dtype=np.uint8)
 for _code, _base in enumerate(b"ACGT"):
     _CODES[_base] = _code
 STOP_CODONS = ("TAA", "TAG", "TGA")
-_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
 
 def encoded(sequence):
@@ -73,10 +73,6 @@ def frequencies(counts):
 def mean_kmer_variance(counts):
     """The mean over k-mers of each k-mer frequency's variance across the sequences."""
     return float(frequencies(counts).var(axis=0).mean())
-
-
-def reverse_complement(sequence):
-    return sequence.translate(_COMPLEMENT)[::-1]
 
 
 class GenomeKmers:
@@ -205,7 +201,8 @@ def real_windows(contigs, length, count, seed=1):
     rng = np.random.default_rng(seed)
     usable = [(name, sequence) for name, sequence in contigs if len(sequence) >= length]
     if not usable:
-        raise DnalmError(f"the genome has no contig of {length} bp or more to draw windows from")
+        raise DnalmError(f"the genome has no contig of {length} bp or more, the generated "
+                         "sequences' length: no real windows to compare with")
     sizes = np.array([len(sequence) - length + 1 for _, sequence in usable], dtype=float)
     windows, tries = [], 0
     while len(windows) < count and tries < count * 20:
@@ -216,5 +213,6 @@ def real_windows(contigs, length, count, seed=1):
         if "N" not in window:
             windows.append((f"{name}:{start}-{start + length}", window))
     if not windows:
-        raise DnalmError(f"no window of {length} bp without N in the genome")
+        raise DnalmError(f"the genome has no window of {length} bp without N, the generated "
+                         "sequences' length: no real windows to compare with")
     return windows

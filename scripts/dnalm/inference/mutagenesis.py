@@ -26,10 +26,9 @@ from dnalm.inference.classification import load_classifier, predict_logits
 from dnalm.inference.classification_metrics import softmax
 from dnalm.inference.model_loading import default_batch_size
 from dnalm.inference.pair_effects import STRANDS, EffectScorer, EffectSettings
-from dnalm.io.sequences import SequenceRecord
+from dnalm.io.sequences import BASES, SequenceRecord
 from dnalm.io.windows import reverse_complement
 
-BASES = "ACGT"
 MODEL_KINDS = ("causal", "classifier")
 
 

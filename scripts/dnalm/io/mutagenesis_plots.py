@@ -4,8 +4,7 @@ sequence logo of each reference base's importance (logomaker), one PNG per regio
 import numpy as np
 
 from dnalm.io.plotting import pyplot
-
-BASES = "ACGT"
+from dnalm.io.sequences import BASES
 LONGEST_LABELLED = 120  # up to this many bases, each is labelled under the heat map
 
 

@@ -32,7 +32,8 @@ SEQUENCE_FORMATS = ("fasta", "fastq", "csv", "tsv", "txt")
 # Column names tried, in order, when no --column is given: the tutorial's CSV
 # calls its sequence column "text"; many others call it "sequence".
 DEFAULT_COLUMNS = ("text", "sequence", "seq")
-ALLOWED_LETTERS = "ACGTN"
+BASES = "ACGT"
+ALLOWED_LETTERS = BASES + "N"
 # IUPAC codes for two or three possible bases; real assemblies hold a few of them.
 AMBIGUITY_LETTERS = "RYKMSWBDHV"
 IUPAC_POLICIES = ("error", "to-n")
