@@ -195,7 +195,7 @@ def run_one(args, recipe):
     from dnalm.runtime.hardware import compile_mode
     from dnalm.training.loss import CausalLMLoss
     from dnalm.training.packing import PackedCollator, auto_row_length, fixed_shape_collator
-    from dnalm.training.pretraining_settings import TrainingSettings
+    from dnalm.training.pretraining_settings import PretrainingSettings
     from dnalm.training.trainer import micro_batching
     from transformers import (
         DataCollatorForLanguageModeling,
@@ -220,7 +220,7 @@ def run_one(args, recipe):
         keep_freed_memory()
         bf16 = use_bf16(args.precision)
         # dnalm folds the accumulation into larger micro-batches: the same updates.
-        micro, accumulation = micro_batching(TrainingSettings(
+        micro, accumulation = micro_batching(PretrainingSettings(
             batch_size=args.batch_size, gradient_accumulation=args.gradient_accumulation))
         experts = experts_implementation("grouped_mm", bf16)  # the tool's choice
         if recipe == "dnalm_bf16_experts":

@@ -22,6 +22,7 @@ from dnalm.training.classification_data import read_datasets
 from dnalm.training.classifier_finetuning import finetune, finetuning_report_sections
 from dnalm.training.finetuning import FinetuneSettings
 from dnalm.io.html_report import write_html_report
+from dnalm.training.trainer_settings import OUTPUTS
 
 
 def add_arguments(parser):
@@ -39,8 +40,7 @@ def add_arguments(parser):
                       help="sequence column of CSV/TSV inputs (default: sequence, text or seq)")
     data.add_argument("--label-column", default=DEFAULT_LABEL_COLUMN,
                       help="label column of CSV/TSV inputs (default: label)")
-    add_setting_options(parser, FinetuneSettings)
-    outputs = parser.add_argument_group("outputs")
+    outputs = add_setting_options(parser, FinetuneSettings)[OUTPUTS]
     outputs.add_argument("--metrics", help="per-epoch validation metrics to write (TSV)")
     outputs.add_argument("--curves", help="loss and metric curves to write (PNG)")
     outputs.add_argument("--report", help="HTML report to write")

@@ -14,7 +14,8 @@ from dnalm.commands.setting_options import add_setting_options, settings_from_ar
 from dnalm.io.html_report import write_html_report
 from dnalm.io.outputs import atomic_outputs
 from dnalm.training.presets import PRESETS
-from dnalm.training.pretraining_settings import OUTPUTS, TrainingSettings
+from dnalm.training.pretraining_settings import PretrainingSettings
+from dnalm.training.trainer_settings import OUTPUTS
 
 # On a node with several GPUs, `dnalm` runs this command once per GPU under torchrun
 # (dnalm.runtime.multi_gpu); each process then trains one data-parallel rank.
@@ -32,7 +33,7 @@ def add_arguments(parser):
     model.add_argument("--config", help="a Hugging Face config.json of a causal LM to build instead")
     model.add_argument("--init-model", help="model archive (.zip) to continue pretraining from")
 
-    outputs = add_setting_options(parser, TrainingSettings)[OUTPUTS]
+    outputs = add_setting_options(parser, PretrainingSettings)[OUTPUTS]
     outputs.add_argument("--metrics", help="training metrics table to write (TSV)")
     outputs.add_argument("--loss-curve", help="loss curve to write (PNG)")
     outputs.add_argument("--report", help="HTML report to write")
@@ -50,7 +51,7 @@ def run(args):
     from dnalm.training.checkpoints import checkpoint_folder
     from dnalm.training.pretraining import ModelChoice, pretrain
 
-    settings = settings_from_args(TrainingSettings, args)
+    settings = settings_from_args(PretrainingSettings, args)
     keep_freed_memory()
     announce_device("pretrain")
     model_choice = ModelChoice(args.preset, args.config, args.init_model)

@@ -7,11 +7,10 @@ Examples:
       --strand both --info-fields GENE REGION -o effects.tsv --output-vcf effects.vcf.gz --bgzip
 """
 
-from dnalm.commands.model_options import (
-    add_context_options,
-    add_distance_options,
-    add_model_argument,
-)
+from dataclasses import dataclass
+
+from dnalm.commands.model_options import add_model_argument
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
 from dnalm.inference.pair_effects import STRANDS, EffectScorer, EffectSettings, effect_cells
 from dnalm.io.effect_vcf import write_effect_vcf, write_tabix_index
@@ -26,7 +25,11 @@ from dnalm.io.variant_windows import (
     VariantWindowCounts,
     variant_windows,
 )
+from dnalm.settings import setting
 
+# Far beyond any DNA LM's context (the tutorial's model reads 512 tokens, ~2.5 kb): a larger
+# window is a typo, refused before the genome is read.
+MAX_WIDTH = 100_000
 VARIANT_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "window_start", "window_shift")
 DESCRIPTIONS = {
     "ref_log_likelihood": "log-likelihood of the reference window (dnalm)",
@@ -35,6 +38,23 @@ DESCRIPTIONS = {
     "l2_distance": "L2 distance between the pooled vectors of the ref and alt windows (dnalm)",
     "cosine_distance": "cosine distance between the pooled vectors of the ref and alt windows (dnalm)",
 }
+
+
+@dataclass
+class ScoreVariantsSettings(EffectSettings):
+    """The knobs of ``dnalm score-variants``: the windows around the variants, the strands, and
+    how the ref/alt windows are scored (``EffectSettings``)."""
+
+    window: int = setting(DEFAULT_WIDTH, f"window length W in bp, 1 to {MAX_WIDTH:,}; the variant "
+                          "sits at offset (W-1)//2, as in the zero-shot tutorial", min=1,
+                          max=MAX_WIDTH)
+    ref_mismatch: str = setting("error", "a REF that differs from the genome: stop or skip the "
+                                "record", choices=REF_MISMATCH_POLICIES)
+    chr_prefix: str = setting(
+        "keep", "map the VCF's contig names onto the genome's: keep them, add 'chr' ('1' -> "
+        "'chr1', 'MT' -> 'chrM') or strip it ('chr1' -> '1', 'chrM' -> 'MT')", choices=CHR_PREFIXES)
+    strand: str = setting("forward", "forward, or both: the mean of the forward and the "
+                          "reverse-complement effects", choices=STRANDS)
 
 
 def add_arguments(parser):
@@ -51,26 +71,13 @@ def add_arguments(parser):
     parser.add_argument("--no-tabix-index", dest="tabix_index", action="store_false",
                         help="with --bgzip, no .tbi beside the VCF (Galaxy indexes a vcf_bgzip "
                         "dataset itself)")
-    parser.add_argument("--window", type=_width, default=DEFAULT_WIDTH, metavar="W",
-                        help=f"window length in bp (default: {DEFAULT_WIDTH}, the variant at "
-                        "offset (W-1)//2, as the zero-shot tutorial)")
-    parser.add_argument("--ref-mismatch", choices=REF_MISMATCH_POLICIES, default="error",
-                        help="a REF that differs from the genome: stop (default) or skip the record")
-    parser.add_argument(
-        "--chr-prefix", choices=CHR_PREFIXES, default="keep",
-        help="map the VCF's contig names onto the genome's: keep them (default), add 'chr' "
-        "('1' -> 'chr1', 'MT' -> 'chrM') or strip it ('chr1' -> '1', 'chrM' -> 'MT')",
-    )
-    parser.add_argument("--strand", choices=STRANDS, default="forward",
-                        help="forward (default), or both: the mean of the forward and the "
-                        "reverse-complement effects")
-    add_distance_options(parser)
     parser.add_argument("--info-fields", nargs="+", default=(), metavar="FIELD",
                         help="INFO fields copied into the table, one column each")
-    add_context_options(parser)
+    add_setting_options(parser, ScoreVariantsSettings)
 
 
 def run(args):
+    settings = settings_from_args(ScoreVariantsSettings, args)
     if args.bgzip and args.output_vcf is None:
         raise DnalmError("--bgzip compresses the VCF output: give --output-vcf too")
     info_fields = tuple(dict.fromkeys(args.info_fields))
@@ -81,16 +88,15 @@ def run(args):
     # Windows are read and checked before the model is loaded: bad input fails fast.
     with open_genome(args.genome) as genome:
         calls = read_variant_calls(args.vcf, info_fields)
-        windows = list(variant_windows(calls, genome, args.window, args.ref_mismatch,
-                                       args.chr_prefix, counts))
+        windows = list(variant_windows(calls, genome, settings.window, settings.ref_mismatch,
+                                       settings.chr_prefix, counts))
     print(f"dnalm score-variants: {counts.summary()}", flush=True)
 
-    settings = EffectSettings(tuple(dict.fromkeys(args.distance or ())), args.distance_from,
-                              args.distance_pooling, args.long_sequences, args.batch_size)
     with open_model(args.model) as model_files:
         scorer = EffectScorer(model_files, settings, "score-variants")
-        rows = scorer.effects([(window.ref, window.alt_window) for window in windows], args.strand)
-    columns = scorer.columns(args.strand)
+        rows = scorer.effects([(window.ref, window.alt_window) for window in windows],
+                              settings.strand)
+    columns = scorer.columns(settings.strand)
     with atomic_outputs(args.output, args.output_vcf) as (output, output_vcf):
         with open(output, "w") as stream:
             stream.write("\t".join(VARIANT_COLUMNS + columns + info_fields) + "\n")
@@ -106,10 +112,3 @@ def run(args):
                              counts.skipped, SKIP_REASONS, args.bgzip)
     if args.bgzip and args.tabix_index:
         write_tabix_index(args.output_vcf)
-
-
-def _width(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value

@@ -25,9 +25,11 @@ def add_setting_options(parser, settings_class, default_group=None):
                                 help=help_text, **keywords)
             continue
         kind = {"int": int, "float": float, "str": str}.get(settings_field.type, settings_field.type)
-        if isinstance(default, list):
+        if settings_field.metadata["several"]:  # --distance l2 cosine
+            kind, keywords["nargs"] = str, "+"
+        elif isinstance(default, list):
             kind = comma_separated  # --targets q_proj,v_proj
-        suffix = "" if default in (None, "") else f" (default: {default})"
+        suffix = "" if default is None or default in ("", ()) else f" (default: {default})"
         target.add_argument(option_name(settings_field), type=kind,
                             choices=settings_field.metadata["choices"],
                             help=help_text + suffix, **keywords)

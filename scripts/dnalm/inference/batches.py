@@ -19,8 +19,25 @@ from dnalm.chunking import chunked
 from dnalm.errors import DnalmError
 from dnalm.io.sequences import read_sequences
 from dnalm.io.token_table import is_token_table, read_token_table
+from dnalm.settings import check_settings, setting
 
 LONG_SEQUENCE_POLICIES = ("error", "truncate", "split")
+
+
+@dataclass
+class ContextSettings:
+    """What the tools that run a model (embed, score, score-variants) do with long sequences,
+    and how many they run at once."""
+
+    long_sequences: str = setting(
+        "error", "sequences longer than the model's context: stop with an error, truncate them "
+        "(with a warning), or split them into pieces whose results are combined",
+        choices=LONG_SEQUENCE_POLICIES)
+    batch_size: int = setting(None, "sequences per forward pass (default: 128 on a CPU, 1024 on "
+                              "a GPU)", min=1)
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 @dataclass

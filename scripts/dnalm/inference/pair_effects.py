@@ -10,26 +10,51 @@ in-silico mutagenesis) averages the strands the same way.
 
 from dataclasses import dataclass
 
-from dnalm.inference.batches import fit_to_context, pad_id_of, special_token_ids, tokenize_records
+from dnalm.inference.batches import (
+    ContextSettings,
+    fit_to_context,
+    pad_id_of,
+    special_token_ids,
+    tokenize_records,
+)
 from dnalm.inference.embedding import EmbeddingSettings
 from dnalm.inference.model_loading import default_batch_size, load_base_model, load_causal_lm
 from dnalm.inference.scoring import score_pieces
-from dnalm.inference.variant_distances import column_name, interleave, pair_distances
+from dnalm.inference.variant_distances import (
+    DISTANCE_POOLINGS,
+    DISTANCE_SOURCES,
+    DISTANCES,
+    column_name,
+    interleave,
+    pair_distances,
+)
 from dnalm.io.sequences import SequenceRecord
 from dnalm.io.windows import reverse_complement
+from dnalm.settings import setting
 
 LOG_LIKELIHOOD_COLUMNS = ("ref_log_likelihood", "alt_log_likelihood", "delta_log_likelihood")
 TOKEN_COLUMNS = ("ref_n_tokens", "alt_n_tokens")
 STRANDS = ("forward", "both")
 
 
-@dataclass(frozen=True)
-class EffectSettings:
-    distances: tuple = ()  # names from variant_distances.DISTANCES, each once
-    distance_from: str = "hidden"
-    distance_pooling: str = "max"
-    long_sequences: str = "error"
-    batch_size: int = None  # None: the device's default
+@dataclass
+class EffectSettings(ContextSettings):
+    """How ref/alt pairs are scored (score, score-variants): the distances asked for, besides
+    the log-likelihoods, and ``ContextSettings``'s long sequences and batch size."""
+
+    distances: tuple = setting(
+        (), "also give the distance between the pooled vectors of ref and alt (columns "
+        "l2_distance, cosine_distance); a model without LM head then gives distances only",
+        choices=DISTANCES, flag="distance", several=True)
+    distance_pooling: str = setting("max", "how token vectors become one vector; max is "
+                                    "the tutorial's", choices=DISTANCE_POOLINGS)
+    distance_from: str = setting(
+        "hidden", "vectors to compare: the last hidden states (no LM head needed) or the LM "
+        "head's logits (as the tutorial's model(inputs)[0])", choices=DISTANCE_SOURCES)
+
+    def __post_init__(self):
+        self.distances = tuple(dict.fromkeys(self.distances or ()))  # each once, in given order
+        super().__post_init__()
 
 
 class EffectScorer:

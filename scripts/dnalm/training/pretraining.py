@@ -19,10 +19,10 @@ from dnalm.settings import settings_summary
 from dnalm.training import checkpoints, presets, token_data, validation_split
 from dnalm.training.token_files import SequenceDataset
 from dnalm.training.packing import auto_row_length
-from dnalm.training.pretraining_settings import TrainingSettings
+from dnalm.training.pretraining_settings import PretrainingSettings
 from dnalm.training.trainer import TrainingRun, micro_batching, run_trainer
 
-__all__ = ["ModelChoice", "PretrainResult", "TrainingSettings", "micro_batching", "pretrain"]
+__all__ = ["ModelChoice", "PretrainResult", "PretrainingSettings", "micro_batching", "pretrain"]
 
 # Settings a resumed run may change without becoming another run.
 MAY_CHANGE_ON_RESUME = ("epochs", "time_budget_minutes", "max_steps", "logging_steps",
@@ -48,7 +48,7 @@ class PretrainResult:
 
     run: TrainingRun
     tokenizer: object  # transformers tokenizer, saved beside the model
-    settings: TrainingSettings  # as used: model defaults and row length filled in
+    settings: PretrainingSettings  # as used: model defaults and row length filled in
     model_source: str
     parameters: tuple  # (total, active per token)
     token_table: str
