@@ -104,6 +104,8 @@ def run_tutorial(args, train_csv):
     with tempfile.TemporaryDirectory() as output:
         trainer = Trainer(
             model=model,
+            # The notebook's own arguments, not dnalm's builder: they are the baseline
+            # (the dnalm side runs `dnalm finetune` itself, through its one builder).
             args=TrainingArguments(
                 output_dir=output, num_train_epochs=args.epochs, per_device_train_batch_size=16,
                 learning_rate=1e-5, eval_strategy="epoch", save_strategy="epoch",

@@ -4,7 +4,7 @@
 command writes the model, metrics, curve and report from the returned
 ``PretrainResult``). The pieces: ``data`` (token ids, split), ``presets``
 (which model), ``trainer`` (the Trainer recipe), ``checkpoints`` (where and
-whose), ``pretraining_settings`` (every knob).
+whose), ``pretraining_settings`` (every knob, on ``trainer_settings``' shared ones).
 """
 
 import json
