@@ -69,6 +69,27 @@ def test_options_types_flags_and_choices():
         parse(["--scheduler", "step"])
 
 
+@dataclass
+class SeveralSettings:
+    distances: tuple = setting((), "distances", choices=("l2", "cosine"), flag="distance",
+                               several=True, metavar="D")
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+def test_an_option_of_several_values_checks_each():
+    parser = argparse.ArgumentParser()
+    add_setting_options(parser, SeveralSettings)
+    args = parser.parse_args(["--distance", "cosine", "l2"])
+    assert settings_from_args(SeveralSettings, args).distances == ["cosine", "l2"]
+    assert parser.parse_args([]).distances == () and "--distance D [D ...]" in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--distance", "l2", "manhattan"])
+    with pytest.raises(DnalmError, match=r"^--distance must be one of l2, cosine, not l2 manhattan$"):
+        SeveralSettings(distances=("l2", "manhattan"))
+
+
 def test_mutable_defaults_are_not_shared():
     first, second = ExampleSettings(), ExampleSettings()
     first.targets.append("o_proj")

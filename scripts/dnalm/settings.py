@@ -22,7 +22,7 @@ from dnalm.errors import DnalmError
 
 
 def setting(default, help, choices=None, group=None, flag=None,
-            min=None, max=None, above=None, below=None, several=False):
+            min=None, max=None, above=None, below=None, several=False, metavar=None):
     """A dataclass field that carries its command-line help and its allowed values.
 
     ``group`` names the ``--help`` section it is listed under; ``flag`` is the
@@ -30,10 +30,12 @@ def setting(default, help, choices=None, group=None, flag=None,
     ``time_budget_minutes``). ``min``/``max`` are inclusive bounds,
     ``above``/``below`` exclusive ones (an epoch count above 0). ``several``:
     the option takes one or more values (``--distance l2 cosine``), each one
-    of ``choices``; the field holds them as a tuple.
+    of ``choices``; the field holds them as a tuple. ``metavar`` names the
+    value in ``--help`` (``--window W``).
     """
     metadata = {"help": help, "choices": choices, "group": group, "flag": flag,
-                "min": min, "max": max, "above": above, "below": below, "several": several}
+                "min": min, "max": max, "above": above, "below": below, "several": several,
+                "metavar": metavar}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)

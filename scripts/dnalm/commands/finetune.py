@@ -40,7 +40,9 @@ def add_arguments(parser):
                       help="sequence column of CSV/TSV inputs (default: sequence, text or seq)")
     data.add_argument("--label-column", default=DEFAULT_LABEL_COLUMN,
                       help="label column of CSV/TSV inputs (default: label)")
-    outputs = add_setting_options(parser, FinetuneSettings)[OUTPUTS]
+    # What trains first in --help, then the knobs shared with pretrain.
+    method_first = {"method": parser.add_argument_group("method")}
+    outputs = add_setting_options(parser, FinetuneSettings, groups=method_first)[OUTPUTS]
     outputs.add_argument("--metrics", help="per-epoch validation metrics to write (TSV)")
     outputs.add_argument("--curves", help="loss and metric curves to write (PNG)")
     outputs.add_argument("--report", help="HTML report to write")

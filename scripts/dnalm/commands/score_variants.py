@@ -47,7 +47,7 @@ class ScoreVariantsSettings(EffectSettings):
 
     window: int = setting(DEFAULT_WIDTH, f"window length W in bp, 1 to {MAX_WIDTH:,}; the variant "
                           "sits at offset (W-1)//2, as in the zero-shot tutorial", min=1,
-                          max=MAX_WIDTH)
+                          max=MAX_WIDTH, metavar="W")
     ref_mismatch: str = setting("error", "a REF that differs from the genome: stop or skip the "
                                 "record", choices=REF_MISMATCH_POLICIES)
     chr_prefix: str = setting(

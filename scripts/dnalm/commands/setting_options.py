@@ -3,13 +3,14 @@
 from dnalm.settings import declared_settings, default_of, option_name
 
 
-def add_setting_options(parser, settings_class, default_group=None):
+def add_setting_options(parser, settings_class, default_group=None, groups=None):
     """Add one option per declared field of ``settings_class``; fields name their group.
 
     Returns ``{title: argument group}``, so a command can add its own options
-    (input and output files) to a group the settings made.
+    (input and output files) to a group the settings made. ``groups``: the
+    groups made already, in the order ``--help`` lists them.
     """
-    groups = {}
+    groups = {} if groups is None else groups
     for settings_field in declared_settings(settings_class):
         title = settings_field.metadata["group"] or default_group
         if title is None:
@@ -19,6 +20,8 @@ def add_setting_options(parser, settings_class, default_group=None):
         default = default_of(settings_field)
         help_text = settings_field.metadata["help"]
         keywords = dict(dest=settings_field.name, default=default)
+        if settings_field.metadata["metavar"]:
+            keywords["metavar"] = settings_field.metadata["metavar"]
         if settings_field.type in (bool, "bool"):  # the flag turns the default around
             target.add_argument(option_name(settings_field),
                                 action="store_false" if default else "store_true",

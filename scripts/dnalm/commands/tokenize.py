@@ -42,7 +42,8 @@ class SequenceInputSettings:
                            f"(default {DEFAULT_WINDOW})", group=GENOME_MODE)
     window: int = setting(None, f"window length in bp (default {DEFAULT_WINDOW}); implies "
                           "--genome. Window ids are RECORD:START-END, 0-based half-open like BED "
-                          "(chr1:0-200 is the first 200 bases)", group=GENOME_MODE, min=1)
+                          "(chr1:0-200 is the first 200 bases)", group=GENOME_MODE, min=1,
+                          metavar="W")
     n_policy: str = setting("drop", "drop windows that contain N (the tutorial's choice) or split "
                             "records at N runs and window each N-free stretch", choices=N_POLICIES,
                             group=GENOME_MODE)
@@ -67,9 +68,10 @@ class TokenizeSettings(SequenceInputSettings):
 
     tokenizer: str = setting("dnabert2", "dnabert2 (bundled, the tutorial's), kmer:K "
                              "(non-overlapping k-mers, e.g. kmer:6), char (one token per "
-                             "nucleotide) or a tokenizer.json file")
+                             "nucleotide) or a tokenizer.json file",
+                             metavar="dnabert2|kmer:K|char|PATH")
     max_length: int = setting(None, "truncate to this many tokens, [CLS] and [SEP] included (as "
-                              "transformers' truncation=True)", min=1)
+                              "transformers' truncation=True)", min=1, metavar="N")
 
 
 def add_input_arguments(parser, settings_class):
