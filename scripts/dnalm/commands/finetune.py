@@ -61,10 +61,10 @@ def run(args):
                              args.label_column, settings.validation_fraction, settings.seed)
     with tempfile.TemporaryDirectory(prefix="dnalm_finetune_") as scratch:
         result = finetune(args.model, datasets, settings, Path(scratch))
-        write_outputs(args, settings, result, Path(scratch))
+        write_finetuning_outputs(args, settings, result, Path(scratch))
 
 
-def write_outputs(args, settings, result, scratch):
+def write_finetuning_outputs(args, settings, result, scratch):
     """The model zip, and the metrics table, curves, test metrics and report where asked for."""
     run, test_values = result.run, result.test_values
     rows = history.epoch_rows(run.log_history)

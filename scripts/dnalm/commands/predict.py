@@ -80,10 +80,10 @@ def run(args):
         probabilities = predict_probabilities(model, ids_per_sequence, model.config.pad_token_id,
                                               batch_size=batch_size)
     class_names = [id2label[i] for i in range(len(id2label))]
-    write_outputs(args, data, class_names, probabilities, true)
+    write_predictions(args, data, class_names, probabilities, true)
 
 
-def write_outputs(args, data, class_names, probabilities, true):
+def write_predictions(args, data, class_names, probabilities, true):
     predicted = probabilities.argmax(axis=1)
     targets = (args.output, args.metrics, args.confusion_matrix, args.roc)
     with atomic_outputs(*targets) as (table_path, metrics_path, confusion_path, roc_path):

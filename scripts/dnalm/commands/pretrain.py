@@ -58,10 +58,10 @@ def run(args):
     with checkpoint_folder(args.checkpoint_dir, args.output) as checkpoints:
         result = pretrain(args.tokens, settings, model_choice, checkpoints)
         if is_main_process():
-            write_outputs(result, args)
+            write_pretraining_outputs(result, args)
 
 
-def write_outputs(result, args):
+def write_pretraining_outputs(result, args):
     """The model zip, and the metrics table, loss curve and report where asked for."""
     from dnalm.io.model_archive import pack_model_directory
     from dnalm.training import metrics, report
