@@ -22,6 +22,7 @@ from dnalm.errors import DnalmError
 from dnalm.inference.batches import ContextSettings
 from dnalm.inference.embedding import EmbeddingSettings
 from dnalm.inference.generation import GenerationSettings
+from dnalm.inference.mutagenesis import MutagenesisSettings
 from dnalm.settings import (
     check_settings,
     declared_settings,
@@ -148,6 +149,7 @@ TOOL_SETTINGS = {
     "dnalm_generate": Form((GenerationSettings,)),
     "dnalm_predict": Form((PredictSettings,)),
     "dnalm_compare_effects": Form((CompareEffectsSettings,)),
+    "dnalm_mutagenesis": Form((MutagenesisSettings,)),
 }
 
 
@@ -228,8 +230,10 @@ def test_every_tool_form_has_its_settings_defaults_ranges_and_options(tool):
                 == [default], name
         elif kind == "boolean":  # the option turns the default around, so the box starts unticked
             assert (param.get("truevalue"), param.get("checked")) == (name, "false"), name
-        elif kind == "text":
-            assert param.get("value") == (",".join(default) if isinstance(default, list) else default), name
+        elif kind == "text":  # a list as comma-separated names; None (not given) as empty
+            shown = ",".join(default) if isinstance(default, list) else default or ""
+            assert param.get("value") == shown, name
+            assert default is not None or param.get("optional") == "true", name
         else:
             assert kind == ("integer" if settings_field.type in (int, "int") else "float"), name
             if settings_field.name in form.filled_in:  # None on the command line: "not given"

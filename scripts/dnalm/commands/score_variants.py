@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from dnalm.commands.model_options import add_model_argument
 from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
-from dnalm.inference.pair_effects import STRANDS, EffectScorer, EffectSettings, effect_cells
+from dnalm.inference.pair_effects import (
+    EffectScorer,
+    EffectSettings,
+    StrandSettings,
+    effect_cells,
+)
 from dnalm.io.effect_vcf import write_effect_vcf, write_tabix_index
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
@@ -41,9 +46,9 @@ DESCRIPTIONS = {
 
 
 @dataclass
-class ScoreVariantsSettings(EffectSettings):
-    """The knobs of ``dnalm score-variants``: the windows around the variants, the strands, and
-    how the ref/alt windows are scored (``EffectSettings``)."""
+class ScoreVariantsSettings(EffectSettings, StrandSettings):
+    """The knobs of ``dnalm score-variants``: the windows around the variants, and the strands
+    (``StrandSettings``) and way (``EffectSettings``) the ref/alt windows are scored."""
 
     window: int = setting(DEFAULT_WIDTH, f"window length W in bp, 1 to {MAX_WIDTH:,}; the variant "
                           "sits at offset (W-1)//2, as in the zero-shot tutorial", min=1,
@@ -53,8 +58,6 @@ class ScoreVariantsSettings(EffectSettings):
     chr_prefix: str = setting(
         "keep", "map the VCF's contig names onto the genome's: keep them, add 'chr' ('1' -> "
         "'chr1', 'MT' -> 'chrM') or strip it ('chr1' -> '1', 'chrM' -> 'MT')", choices=CHR_PREFIXES)
-    strand: str = setting("forward", "forward, or both: the mean of the forward and the "
-                          "reverse-complement effects", choices=STRANDS)
 
 
 def add_arguments(parser):

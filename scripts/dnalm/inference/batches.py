@@ -25,19 +25,25 @@ LONG_SEQUENCE_POLICIES = ("error", "truncate", "split")
 
 
 @dataclass
-class ContextSettings:
-    """What the tools that run a model (embed, score, score-variants) do with long sequences,
-    and how many they run at once."""
+class BatchSettings:
+    """How many sequences the tools that run a model (embed, score, score-variants,
+    mutagenesis) run at once."""
 
-    long_sequences: str = setting(
-        "error", "sequences longer than the model's context: stop with an error, truncate them "
-        "(with a warning), or split them into pieces whose results are combined",
-        choices=LONG_SEQUENCE_POLICIES)
     batch_size: int = setting(None, "sequences per forward pass (default: 128 on a CPU, 1024 on "
                               "a GPU)", min=1)
 
     def __post_init__(self):
         check_settings(self)
+
+
+@dataclass
+class ContextSettings(BatchSettings):
+    """What embed, score and score-variants do with sequences longer than the model's context."""
+
+    long_sequences: str = setting(
+        "error", "sequences longer than the model's context: stop with an error, truncate them "
+        "(with a warning), or split them into pieces whose results are combined",
+        choices=LONG_SEQUENCE_POLICIES)
 
 
 @dataclass

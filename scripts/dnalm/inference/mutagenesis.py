@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnalm.errors import DnalmError
-from dnalm.settings import check_settings, setting
-from dnalm.inference.batches import tokenize_records
+from dnalm.settings import setting
+from dnalm.inference.batches import BatchSettings, tokenize_records
 from dnalm.inference.classification import load_classifier, predict_logits
 from dnalm.inference.classification_metrics import softmax
 from dnalm.inference.model_loading import default_batch_size
-from dnalm.inference.pair_effects import STRANDS, EffectScorer, EffectSettings
+from dnalm.inference.pair_effects import STRANDS, EffectScorer, EffectSettings, StrandSettings
 from dnalm.io.sequences import BASES, SequenceRecord
 from dnalm.io.windows import reverse_complement
 
@@ -33,9 +33,10 @@ MODEL_KINDS = ("causal", "classifier")
 
 
 @dataclass
-class MutagenesisSettings:
-    strand: str = setting("forward", "forward, or both: the mean of the forward and the "
-                          "reverse-complement effects", choices=STRANDS)
+class MutagenesisSettings(StrandSettings, BatchSettings):
+    """The knobs of ``dnalm mutagenesis``: the strands, the batch size (declared with the pair
+    scoring's and the batches'), the class a classifier's effects follow, and the limits."""
+
     target_class: str = setting(None, "a classifier's class whose logit and probability the "
                                 "effects follow (default: the last class, the positive one of "
                                 "a binary task)")
@@ -43,11 +44,6 @@ class MutagenesisSettings:
                                      "costs three model passes)", min=1, max=100_000)
     plot_regions: int = setting(5, "regions drawn as a heat map and a logo, the first N",
                                 min=0, max=100)
-    batch_size: int = setting(None, "sequences per forward pass (default: 128 on a CPU, "
-                              "1024 on a GPU)", min=1)
-
-    def __post_init__(self):
-        check_settings(self)
 
 
 @dataclass(frozen=True)

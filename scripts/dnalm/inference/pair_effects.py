@@ -30,11 +30,22 @@ from dnalm.inference.variant_distances import (
 )
 from dnalm.io.sequences import SequenceRecord
 from dnalm.io.windows import reverse_complement
-from dnalm.settings import setting
+from dnalm.settings import check_settings, setting
 
 LOG_LIKELIHOOD_COLUMNS = ("ref_log_likelihood", "alt_log_likelihood", "delta_log_likelihood")
 TOKEN_COLUMNS = ("ref_n_tokens", "alt_n_tokens")
 STRANDS = ("forward", "both")
+
+
+@dataclass
+class StrandSettings:
+    """Which strands a pair is scored on (score-variants, mutagenesis)."""
+
+    strand: str = setting("forward", "forward, or both: the mean of the forward and the "
+                          "reverse-complement effects", choices=STRANDS)
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 @dataclass
