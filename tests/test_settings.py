@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import pytest
 
+from dnalm.analysis.generated_sequences import ComparisonSettings
 from dnalm.cli import COMMANDS, build_parser
 from dnalm.commands.compare_effects import CompareEffectsSettings
 from dnalm.commands.predict import PredictSettings
@@ -148,6 +149,7 @@ TOOL_SETTINGS = {
     "dnalm_generate": Form((GenerationSettings,)),
     "dnalm_predict": Form((PredictSettings,)),
     "dnalm_compare_effects": Form((CompareEffectsSettings,)),
+    "dnalm_compare_sequences": Form((ComparisonSettings,)),
     "dnalm_mutagenesis": Form((MutagenesisSettings,)),
 }
 
