@@ -5,6 +5,7 @@
 #   make demo-finetune   the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
 #   make demo-zeroshot   the zero-shot tutorial's workflow (exon vs intron SNPs) in Galaxy (CPU)
 #   make demo-genome     pretrain on the whole yeast genome, chrXV and chrXVI held out (CPU, < 20 min)
+#   make demo-generation the generation tutorial's workflow: the yeast model's DNA at 6 temperatures vs the genome (CPU)
 #   make genome-sacCer3  the yeast genome into genomes/sacCer3/ (demo-genome and serve make it)
 #   make test            pytest, planemo lint, the tool and workflow tests in Galaxy, the browser test
 #   make serve           a local Galaxy with the suite at http://127.0.0.1:$(PORT)
@@ -48,7 +49,7 @@ TESTED_WORKFLOWS := $(foreach wf,$(filter-out $(WORKFLOW_SOURCES),$(WORKFLOWS)),
 	$(if $(wildcard $(basename $(wf))-test.yml $(basename $(wf))-tests.yml),$(wf)))
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
-.PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot demo-genome test test-python lint \
+.PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot demo-genome demo-generation test test-python lint \
 	lint-shed lint-workflows test-galaxy test-tools test-workflows test-browser serve clean \
 	gpu-check images image-gpu test-containers test-containers-tools test-containers-tools-1 test-containers-tools-2 \
 	test-containers-workflows check-container-jobs
@@ -126,12 +127,18 @@ $(GENOME_FASTA): genomes/sacCer3.py requirements/pins.txt | venv
 # tutorial's first 100 exon and 100 intron SNPs with the same checkpoint. demo-genome: genome
 # pretraining (tokenize -> pretrain -> embed), the whole sacCer3 genome with chrXV and chrXVI
 # held out, their labelled coding and intergenic windows embedded (preset and time budget in
-# the workflow's demo-job.yml).
+# the workflow's demo-job.yml). demo-generation: generation (generate at 6 temperatures ->
+# compare to real DNA), with the yeast model that demo-genome made (it runs first if there is
+# none), against the sacCer3 genome.
 DEMOS := demo:dna-lm-pretraining demo-finetune:dna-lm-finetuning demo-zeroshot:dna-lm-zeroshot \
-	demo-genome:dna-lm-genome-pretraining
+	demo-genome:dna-lm-genome-pretraining demo-generation:dna-lm-sequence-generation
 workflow_of = $(patsubst $(1):%,%,$(filter $(1):%,$(DEMOS)))
 
 demo-genome: genome-sacCer3
+YEAST_MODEL := out/demo-genome/model.zip
+demo-generation: genome-sacCer3 $(YEAST_MODEL)
+$(YEAST_MODEL):
+	$(MAKE) --no-print-directory demo-genome
 
 # .ci/demo_story.py runs planemo with Galaxy's log in out/<demo>/galaxy.log, prints a line per
 # stage (each step with its progress), names each output after its workflow label and ends with

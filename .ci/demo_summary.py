@@ -49,6 +49,8 @@ def describe(label, path, model=None):
                     f"({values.get('tokenizer', '')})"]
     if {"group", "statistic", "value"} <= columns:  # compare-effects' summary
         return compared_groups(rows)
+    if {"set", "mean_kmer_variance", "median_longest_match"} <= columns:  # compare-sequences
+        return generated_sets(rows)
     return []
 
 
@@ -99,6 +101,15 @@ def compared_groups(rows):
 
 
 # --- the yeast probe --------------------------------------------------------------------------
+
+def generated_sets(rows):
+    """One line per set of compare-sequences' summary: like real DNA, and new?"""
+    return [f"{row['set']}: {row['sequences']} sequences, k-mer variance "
+            f"{float(row['mean_kmer_variance']):.3g}, longest match in the genome "
+            f"{number(row['median_longest_match'])} bp (median), "
+            f"{float(row['mean_absent_12mer_share']):.0%} of 12-mers new, longest ORF "
+            f"{number(row['mean_longest_orf'])} bp" for row in rows]
+
 
 def run_probe(python, model_zip, windows, out):
     """bench/bench_yeast_probe.py on the model: its figures (dict), or None if it failed.
