@@ -1,13 +1,16 @@
 # dnalm: set up, test and serve the Galaxy tool suite.
 #
-#   make demo          the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
-#   make demo-finetune the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
-#   make demo-zeroshot the zero-shot tutorial's workflow (exon vs intron SNPs) in Galaxy (CPU)
-#   make demo-genome   pretrain on the whole yeast genome, chrXV and chrXVI held out (CPU, < 20 min)
-#   make test          pytest, planemo lint, the tool and workflow tests in Galaxy, the browser test
-#   make serve         a local Galaxy with the suite at http://127.0.0.1:$(PORT)
-#   make gpu-check     the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
-#   make workflows     regenerate the published .ga workflows from their format2 sources
+#   make venv            .venv: dnalm and its pinned dependencies (the targets below make it)
+#   make demo            the tutorial's workflow in Galaxy on bundled real hg38 windows (CPU)
+#   make demo-finetune   the fine-tuning tutorial's workflow (fine-tune -> predict) on bundled GUE rows (CPU)
+#   make demo-zeroshot   the zero-shot tutorial's workflow (exon vs intron SNPs) in Galaxy (CPU)
+#   make demo-genome     pretrain on the whole yeast genome, chrXV and chrXVI held out (CPU, < 20 min)
+#   make demo-generation the generation tutorial's workflow: the yeast model's DNA at 6 temperatures vs the genome (CPU)
+#   make genome-sacCer3  the yeast genome into genomes/sacCer3/ (demo-genome and serve make it)
+#   make test            pytest, planemo lint, the tool and workflow tests in Galaxy, the browser test
+#   make serve           a local Galaxy with the suite at http://127.0.0.1:$(PORT)
+#   make gpu-check       the GPU proof (bench/gpu_check.sh) into $(GPU_CHECK_OUT); QUICK=1: CPU, small
+#   make workflows       regenerate the published .ga workflows from their format2 sources
 #
 # Two virtual environments: .venv holds the dnalm package (what the tools run), and
 # .ci-work/galaxy-venv holds Galaxy and planemo. Galaxy finds dnalm through a
@@ -46,7 +49,7 @@ TESTED_WORKFLOWS := $(foreach wf,$(filter-out $(WORKFLOW_SOURCES),$(WORKFLOWS)),
 	$(if $(wildcard $(basename $(wf))-test.yml $(basename $(wf))-tests.yml),$(wf)))
 BROWSER_TESTS := $(wildcard tests/browser/test_*.py)
 
-.PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot demo-genome test test-python lint \
+.PHONY: help venv galaxy genome-sacCer3 workflows demo demo-finetune demo-zeroshot demo-genome demo-generation test test-python lint \
 	lint-shed lint-workflows test-galaxy test-tools test-workflows test-browser serve clean \
 	gpu-check images image-gpu test-containers test-containers-tools test-containers-tools-1 test-containers-tools-2 \
 	test-containers-workflows check-container-jobs
@@ -69,7 +72,7 @@ $(VENV)/.installed: pyproject.toml requirements/pins.txt
 	@echo "installing dnalm and its pinned dependencies into $(VENV) (torch from $(or $(TORCH_INDEX),PyPI))"
 	$(VENV)/bin/pip install -q -c requirements/pins.txt --no-index --no-deps torch 2>/dev/null \
 		|| $(VENV)/bin/pip install -q -c requirements/pins.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch
-	$(VENV)/bin/pip install -q -c requirements/pins.txt -e '.[test]'
+	$(VENV)/bin/pip install -q -c requirements/pins.txt -e '.[test,peers]'
 	touch $@
 
 # galaxy 26.1.2's metapackage pins certifi==2026.10.19, which was never released, so
@@ -124,18 +127,28 @@ $(GENOME_FASTA): genomes/sacCer3.py requirements/pins.txt | venv
 # tutorial's first 100 exon and 100 intron SNPs with the same checkpoint. demo-genome: genome
 # pretraining (tokenize -> pretrain -> embed), the whole sacCer3 genome with chrXV and chrXVI
 # held out, their labelled coding and intergenic windows embedded (preset and time budget in
-# the workflow's demo-job.yml).
+# the workflow's demo-job.yml). demo-generation: generation (generate at 6 temperatures ->
+# compare to real DNA), with the yeast model that demo-genome made (it runs first if there is
+# none), against the sacCer3 genome.
 DEMOS := demo:dna-lm-pretraining demo-finetune:dna-lm-finetuning demo-zeroshot:dna-lm-zeroshot \
-	demo-genome:dna-lm-genome-pretraining
+	demo-genome:dna-lm-genome-pretraining demo-generation:dna-lm-sequence-generation
 workflow_of = $(patsubst $(1):%,%,$(filter $(1):%,$(DEMOS)))
 
 demo-genome: genome-sacCer3
+YEAST_MODEL := out/demo-genome/model.zip
+demo-generation: genome-sacCer3 $(YEAST_MODEL)
+$(YEAST_MODEL):
+	$(MAKE) --no-print-directory demo-genome
 
 # .ci/demo_story.py runs planemo with Galaxy's log in out/<demo>/galaxy.log, prints a line per
 # stage (each step with its progress), names each output after its workflow label and ends with
-# a summary of the key numbers.
+# a summary of the key numbers. demo-genome's story also runs the yeast probe of the model
+# (bench/bench_yeast_probe.py, with .venv's python) and ends with scoring a VCF against the genome.
+STORY_OPTIONS_demo-genome := --probe $(GENOME_DIR)/heldout_windows.csv --genome $(GENOME_FASTA)
+
 $(foreach demo,$(DEMOS),$(firstword $(subst :, ,$(demo)))): venv galaxy
-	@$(GALAXY_VENV)/bin/python .ci/demo_story.py $@ workflows/$(call workflow_of,$@) --tools $(TOOLS)
+	@$(GALAXY_VENV)/bin/python .ci/demo_story.py $@ workflows/$(call workflow_of,$@) --tools $(TOOLS) \
+		--python $(VENV)/bin/python $(STORY_OPTIONS_$@)
 
 # --- tests ----------------------------------------------------------------------------------
 

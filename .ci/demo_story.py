@@ -1,30 +1,37 @@
 """Run one demo workflow in a local Galaxy through planemo and tell its story in a few lines.
 
-    demo_story.py DEMO WORKFLOW_DIR [--tools DIR]
+    demo_story.py DEMO WORKFLOW_DIR [--tools DIR] [--probe WINDOWS_CSV] [--genome FASTA] [--python PY]
 
 Galaxy's and planemo's own log (hundreds of lines) goes to out/DEMO/galaxy.log. The console
 gets one line per stage (Galaxy starting, inputs uploading, each workflow step running with
 its own progress lines: epochs, losses, test metrics), read from Galaxy's API while planemo
-runs; then each downloaded output is renamed after its workflow output label, and a summary
-gives the key numbers and the files. Only the standard library: it runs with any Python 3.
+runs; a file a tool says it wrote is named as the user gets it (out/DEMO/LABEL.EXT), not by
+its path inside Galaxy. Then each downloaded output is renamed after its workflow output
+label, and a summary (.ci/demo_summary.py) gives the key numbers with what they beat, what
+to look for in each figure, and with --probe and --genome the yeast probe of the model and
+the next step. Only the standard library: it runs with any Python 3.
 """
 
 import argparse
-import csv
 import json
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import demo_summary
+from demo_summary import relative
+
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "test_key"  # planemo's default master API key for the Galaxy it starts
 POLL_SECONDS = 2
+WIDTH = 100  # of the summary's wrapped prose
 # What a tool prints that is worth a line on the console: its progress and its verdicts.
 PROGRESS = re.compile(r"^(epoch |early stopping|time budget|best epoch|test: |trained in|"
                       r"warning|stopped|checkpoints? |written|model written)", re.IGNORECASE)
@@ -35,6 +42,13 @@ def main(argv=None):
     parser.add_argument("demo", help="the demo's name, e.g. demo-finetune (outputs go to out/DEMO)")
     parser.add_argument("workflow_dir", type=Path, help="workflows/NAME, with NAME.ga and demo-job.yml")
     parser.add_argument("--tools", default="tools", help="the tool folder planemo loads")
+    parser.add_argument("--probe", type=Path, metavar="WINDOWS_CSV",
+                        help="after the run, the yeast probe (bench/bench_yeast_probe.py) of the "
+                             "model on these labelled coding and intergenic windows")
+    parser.add_argument("--genome", type=Path,
+                        help="the genome the model learnt: the next step scores a VCF against it")
+    parser.add_argument("--python", type=Path, default=REPO / ".venv" / "bin" / "python",
+                        help="the dnalm environment's python, which runs the probe")
     args = parser.parse_args(argv)
 
     name = args.workflow_dir.name
@@ -56,7 +70,7 @@ def main(argv=None):
     with open(log_path, "w") as log:
         planemo = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         try:
-            follow(Galaxy(port), planemo, started)
+            follow(Galaxy(port, out), planemo, started)
         except KeyboardInterrupt:
             planemo.terminate()
             planemo.wait()
@@ -69,15 +83,19 @@ def main(argv=None):
         return 1
     files = rename_outputs(out)
     say(f"done in {minutes(time.monotonic() - started)}")
-    print_summary(name, out, files)
+    print_summary(name, out, files, args)
     return 0
 
 
 class Galaxy:
-    """The few API calls the story needs, as the admin (planemo's master key)."""
+    """The few API calls the story needs, as the admin (planemo's master key).
 
-    def __init__(self, port):
+    ``out`` is where the workflow's outputs are downloaded to (out/DEMO).
+    """
+
+    def __init__(self, port, out):
         self.url = f"http://127.0.0.1:{port}/api/"
+        self.out = out
 
     def get(self, path, **params):
         query = urllib.parse.urlencode({"key": ADMIN_KEY, **params})
@@ -111,7 +129,16 @@ def follow(galaxy, planemo, started):
         except (OSError, ValueError):
             continue  # Galaxy busy or stopping: the next poll catches up
     if "up" in said:
-        say("downloading the outputs and stopping Galaxy")
+        for line in unfinished_steps(jobs, planemo.returncode == 0):
+            say(line)
+        say("outputs downloaded, Galaxy stopped")
+
+
+def unfinished_steps(jobs, succeeded):
+    """A line for each step seen running but not seen ending: the last step can end between
+    two polls, and planemo then stops Galaxy at once. planemo succeeded only if it ended well."""
+    return [f"{seen['name']}: {'done' if succeeded else 'not finished'}"
+            for seen in jobs.values() if not seen["ended"]]
 
 
 def step_job(galaxy, job, jobs, labels, said):
@@ -166,7 +193,47 @@ def relay_output(galaxy, job_id, seen):
     seen["stdout"] += len(complete)
     for line in complete.splitlines():
         if PROGRESS.match(line.strip()):
-            say(f"    {line.strip()}")
+            say(f"    {named_as_downloaded(line.strip(), lambda: job_outputs(galaxy, job_id))}")
+
+
+# A file inside Galaxy: .../job_working_directory/.../dataset_<uuid>.dat or .../objects/...
+GALAXY_FILE = re.compile(r"\S*/dataset_(?P<uuid>[0-9a-fA-F-]{32,36})\.dat\b")
+
+
+def named_as_downloaded(line, outputs):
+    """``line`` with each Galaxy file path replaced by the name the user gets.
+
+    ``outputs()`` gives ``{uuid (no dashes): name}`` of the job's outputs; it is asked only
+    when the line holds such a path. A path it does not know becomes "a Galaxy dataset".
+    """
+    if not GALAXY_FILE.search(line):
+        return line
+    try:
+        names = outputs()
+    except (OSError, ValueError, KeyError):  # Galaxy busy: the line still loses the path
+        names = {}
+    return GALAXY_FILE.sub(
+        lambda match: names.get(match["uuid"].replace("-", "").lower(), "a Galaxy dataset"), line)
+
+
+def job_outputs(galaxy, job_id):
+    """``{uuid: name}`` of a job's outputs: out/DEMO/LABEL.EXT for a workflow output, else
+    the dataset's name in the history."""
+    labels = {}  # dataset id -> workflow output label
+    for invocation in galaxy.get("invocations"):
+        outputs = galaxy.get(f"invocations/{invocation['id']}").get("outputs", {})
+        labels.update({output["id"]: label for label, output in outputs.items()})
+    names = {}
+    for output in galaxy.get(f"jobs/{job_id}").get("outputs", {}).values():
+        dataset = galaxy.get(f"datasets/{output['id']}")
+        uuid = str(output.get("uuid") or dataset.get("uuid", "")).replace("-", "").lower()
+        extension = "." + dataset.get("extension", "dat")
+        if output["id"] in labels:
+            name = f"{labels[output['id']]}{EXTENSIONS.get(extension, extension)}"
+            names[uuid] = f"{relative(galaxy.out / name)} (once downloaded)"
+        else:
+            names[uuid] = f"the Galaxy dataset '{dataset.get('name', '?')}'"
+    return names
 
 
 def rename_outputs(out):
@@ -192,78 +259,35 @@ def rename_outputs(out):
 EXTENSIONS = {".tabular": ".tsv", ".txt": ".txt"}  # Galaxy's datatype -> the usual extension
 
 
-def print_summary(name, out, files):
+def print_summary(name, out, files, args):
+    """The key numbers, the probe (with --probe), the files with captions, the next step."""
     say("")
     say(f"Summary of the {name} workflow run:")
-    steps = [line for label, path in files.items() for line in describe(label, path)]
-    for line in steps:
-        say(f"  {line}")
+    model = files.get("model")
+    for label, path in files.items():
+        for line in demo_summary.describe(label, path, model=model):
+            say(f"  {line}")
+    if args.probe and model:
+        say("  running the probe of the model's embeddings (bench/bench_yeast_probe.py, "
+            f"about a minute; its log: {relative(out / 'probe.log')})...")
+        results = demo_summary.run_probe(args.python, model, args.probe, out)
+        lines = (demo_summary.probe_lines(results) if results
+                 else [f"probe: failed; see {relative(out / 'probe.log')}"])
+        for line in lines:
+            say(f"  {line}")
     say(f"Outputs in {relative(out)}/:")
     width = max((len(path.name) for path in files.values()), default=0)
-    for path in files.values():
+    captions = demo_summary.captions(labelled=bool(args.probe))
+    for label, path in files.items():
         say(f"  {path.name:<{width}}  {size(path.stat().st_size)}")
-
-
-def describe(label, path):
-    """The key numbers of one output, by what it is (unknown kinds give nothing)."""
-    if path.suffix not in (".tsv", ".tabular"):
-        return []
-    rows = read_tsv(path)
-    if not rows:
-        return []
-    columns = rows[0].keys()
-    if {"kind", "train_loss", "val_loss"} <= columns:  # pretrain's metrics
-        steps = [r for r in rows if r["kind"] == "step" and r["train_loss"]]
-        epochs = [r for r in rows if r["kind"] == "epoch" and r["val_loss"]]
-        lines = []
-        if steps:
-            lines.append(f"pretraining: training loss {number(steps[0]['train_loss'])} -> "
-                         f"{number(steps[-1]['train_loss'])} over {len(steps)} logged steps")
-        if epochs:
-            lines.append(f"pretraining: validation loss {number(epochs[0]['val_loss'])} -> "
-                         f"{number(epochs[-1]['val_loss'])} over {len(epochs)} epoch(s)")
-        return lines
-    if {"epoch", "val_loss", "accuracy"} <= columns:  # fine-tune's per-epoch table
-        return [f"fine-tuning: validation loss {number(rows[0]['val_loss'])} -> "
-                f"{number(rows[-1]['val_loss'])}, accuracy {number(rows[0]['accuracy'])} -> "
-                f"{number(rows[-1]['accuracy'])} over {len(rows)} epoch(s)"]
-    if {"metric", "value"} <= columns:
-        values = {r["metric"]: r["value"] for r in rows}
-        if "accuracy" in values and label in ("test_metrics", "prediction_metrics"):
-            what = "fine-tuned model on the test rows" if label == "test_metrics" else "predict"
-            return [f"{what}: accuracy {number(values['accuracy'])}, MCC "
-                    f"{number(values.get('mcc', ''))}, AUROC {number(values.get('auroc', ''))}"]
-        if "tokens" in values and "sequences" in values:
-            return [f"tokenize: {values['sequences']} sequences -> {values['tokens']} tokens "
-                    f"({values.get('tokenizer', '')})"]
-    if {"group", "statistic", "value"} <= columns:  # compare-effects' summary
-        return compared_groups(rows)
-    return []
-
-
-def compared_groups(rows):
-    values = {(r["group"], r["statistic"]): r["value"] for r in rows}
-    groups = [g for g in dict.fromkeys(r["group"] for r in rows) if (g, "median") in values]
-    lines = ["effects: " + ", ".join(f"{g} median {number(values[(g, 'median')])} "
-                                     f"(n {values.get((g, 'n'), '?')})" for g in groups)]
-    tests = {"welch_t_p_value": "Welch's t-test p", "mann_whitney_u_p_value": "Mann-Whitney U p"}
-    found = [f"{words} {number(v)}" for (g, s), v in values.items() if (words := tests.get(s))]
-    if found:
-        lines.append("effects: " + ", ".join(found))
-    return lines
-
-
-def read_tsv(path):
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
-
-
-def number(text):
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return f"{value:.3g}" if abs(value) < 1e-3 and value else f"{value:.4g}"
+        if label in captions:
+            say(textwrap.fill(captions[label], WIDTH, initial_indent="      ",
+                              subsequent_indent="      "))
+    if args.genome and model:
+        say("")
+        for line in demo_summary.next_step(model, args.genome):
+            say(line if line.startswith(" ") else textwrap.fill(line, WIDTH,
+                                                                subsequent_indent="  "))
 
 
 def size(n):
@@ -282,13 +306,6 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def relative(path):
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def say(line):

@@ -104,6 +104,8 @@ def run_tutorial(args, train_csv):
     with tempfile.TemporaryDirectory() as output:
         trainer = Trainer(
             model=model,
+            # The notebook's own arguments, not dnalm's builder: they are the baseline
+            # (the dnalm side runs `dnalm finetune` itself, through its one builder).
             args=TrainingArguments(
                 output_dir=output, num_train_epochs=args.epochs, per_device_train_batch_size=16,
                 learning_rate=1e-5, eval_strategy="epoch", save_strategy="epoch",
@@ -154,7 +156,7 @@ def run_predict(args):
     from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerFast
 
     from dnalm.inference.classification import predict_probabilities
-    from dnalm.training.classification_data import read_labelled
+    from dnalm.io.labelled_sequences import read_labelled
 
     data = read_labelled(TF0_TEST)
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(MODEL / "tokenizer.json"), pad_token="[PAD]")

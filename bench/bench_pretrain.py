@@ -191,18 +191,11 @@ def run_one(args, recipe):
     from dnalm.runtime.allocator import keep_freed_memory
     from dnalm.tokenization.loading import to_transformers
     from dnalm.training import presets
-    from dnalm.training.data import SequenceDataset
-    from dnalm.runtime.hardware import compile_mode
+    from dnalm.training.token_files import SequenceDataset
     from dnalm.training.loss import CausalLMLoss
     from dnalm.training.packing import PackedCollator, auto_row_length, fixed_shape_collator
-    from dnalm.training.pretraining_settings import TrainingSettings
-    from dnalm.training.trainer import micro_batching
-    from transformers import (
-        DataCollatorForLanguageModeling,
-        Trainer,
-        TrainingArguments,
-        set_seed,
-    )
+    from dnalm.training.trainer import micro_batching, pretraining_arguments
+    from transformers import DataCollatorForLanguageModeling, Trainer, set_seed
 
     profile = bool(args.profile) and recipe == profiled_recipe(args.recipes)
     compiled = recipe == "dnalm_compiled" or (args.compile and recipe.startswith("dnalm"))
@@ -218,10 +211,10 @@ def run_one(args, recipe):
     loss = None  # the model's own
     if recipe.startswith("dnalm"):
         keep_freed_memory()
-        bf16 = use_bf16(args.precision)
+        settings = dnalm_settings(args, n_steps, compiled)
+        bf16 = use_bf16(settings.precision)
         # dnalm folds the accumulation into larger micro-batches: the same updates.
-        micro, accumulation = micro_batching(TrainingSettings(
-            batch_size=args.batch_size, gradient_accumulation=args.gradient_accumulation))
+        micro, accumulation = micro_batching(settings)
         experts = experts_implementation("grouped_mm", bf16)  # the tool's choice
         if recipe == "dnalm_bf16_experts":
             from dnalm.runtime import autocast_experts
@@ -237,7 +230,6 @@ def run_one(args, recipe):
         else:
             collator = PackedCollator(hf_tokenizer.pad_token_id, row_length)
         loss = CausalLMLoss(getattr(config, "router_aux_loss_coef", 0.0))
-        optim = "adamw_torch_fused"
     else:
         bf16 = on_gpu or args.baseline_precision == "bf16"
         experts = "eager" if recipe == "published" else "grouped_mm"
@@ -252,29 +244,13 @@ def run_one(args, recipe):
     profiler = StepProfiler(warmup + args.steps, args.profile) if profile else None
     if profiler:
         callbacks.append(profiler.callback)
-    arguments = TrainingArguments(
-        output_dir=os.environ.get("TMPDIR", "/tmp") + f"/bench_pretrain_{recipe}",
-        max_steps=n_steps,
-        per_device_train_batch_size=micro,
-        gradient_accumulation_steps=accumulation,
-        learning_rate=5e-4,
-        weight_decay=0.01,
-        optim=optim,
-        bf16=bf16,
-        use_cpu=not on_gpu,
-        torch_compile=compiled,
-        torch_compile_mode=compile_mode("auto") if compiled else None,
-        torch_compile_backend=args.compile_backend if compiled else None,
-        save_strategy="no",
-        eval_strategy="no",
-        logging_strategy="no",
-        include_num_input_tokens_seen="non_padding",
-        remove_unused_columns=False,
-        disable_tqdm=True,
-        report_to="none",
-        seed=0,
-        dataloader_drop_last=True,
-    )
+    output_dir = os.environ.get("TMPDIR", "/tmp") + f"/bench_pretrain_{recipe}"
+    if recipe.startswith("dnalm"):  # dnalm pretrain's own arguments, from its one builder
+        arguments = pretraining_arguments(
+            settings, output_dir, n_steps,
+            torch_compile_backend=args.compile_backend if compiled else None, **TIMED_STEPS_ONLY)
+    else:
+        arguments = tutorial_arguments(output_dir, n_steps, micro, accumulation, bf16, optim)
     trainer = Trainer(model=model, args=arguments, train_dataset=dataset, data_collator=collator,
                       processing_class=hf_tokenizer, callbacks=callbacks, compute_loss_func=loss)
     if on_gpu:
@@ -296,6 +272,35 @@ def run_one(args, recipe):
                 compile=arguments.torch_compile_mode if compiled else False,
                 rows_per_pass=getattr(collator, "fixed_rows", None) or None,
                 gpu_busy_share=profiler.busy_share if profiler else None)
+
+
+# What the bench changes in a recipe's arguments: a fixed number of steps, timed, with no
+# evaluation, checkpoint or log line in between, and whole batches only.
+TIMED_STEPS_ONLY = dict(save_strategy="no", eval_strategy="no", logging_strategy="no",
+                        load_best_model_at_end=False, dataloader_drop_last=True)
+
+
+def dnalm_settings(args, n_steps, compiled):
+    """The ``dnalm pretrain`` settings of a dnalm recipe: the tutorial's values, ``n_steps`` steps."""
+    from dnalm.training.pretraining_settings import PretrainingSettings
+
+    return PretrainingSettings(
+        batch_size=args.batch_size, gradient_accumulation=args.gradient_accumulation,
+        micro_batch_size=0, learning_rate=5e-4, warmup_ratio=0.0, max_steps=n_steps, seed=0,
+        precision=args.precision, compile=compiled, row_length=args.row_length)
+
+
+def tutorial_arguments(output_dir, n_steps, micro, accumulation, bf16, optim):
+    """The tutorial's ``TrainingArguments``: the notebook's values, not dnalm's builder, since
+    they are the baseline dnalm is measured against."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=output_dir, max_steps=n_steps, per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accumulation, learning_rate=5e-4, weight_decay=0.01,
+        optim=optim, bf16=bf16, use_cpu=not torch.cuda.is_available(),
+        include_num_input_tokens_seen="non_padding", remove_unused_columns=False,
+        disable_tqdm=True, report_to="none", seed=0, **TIMED_STEPS_ONLY)
 
 
 def profiled_recipe(recipes):

@@ -13,7 +13,6 @@ variants per second.
 """
 
 import argparse
-import gzip
 import random
 import tempfile
 import time
@@ -38,16 +37,9 @@ def parse_args():
 
 
 def read_windows(path, count):
-    records, current = [], None
-    with gzip.open(path, "rt") if str(path).endswith(".gz") else open(path) as stream:
-        for line in stream:
-            line = line.strip()
-            if line.startswith(">"):
-                current = []
-                records.append(current)
-            elif line:
-                current.append(line.upper())
-    windows = ["".join(parts) for parts in records]
+    from dnalm.io.sequences import read_sequences
+
+    windows = [record.sequence for record in read_sequences(path, "fasta")]
     windows = [w for w in windows if len(w) == 201 and w[100] in "ACGT"]
     return [windows[i % len(windows)] for i in range(count)]
 

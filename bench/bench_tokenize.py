@@ -8,7 +8,6 @@ reports the peak memory. Run: ``python bench/bench_tokenize.py [-n 1000000]``.
 """
 
 import argparse
-import gzip
 import os
 import resource
 import sys
@@ -25,12 +24,9 @@ LENGTH = 200
 
 def real_dna():
     """All bases of the real windows, concatenated."""
-    chunks = []
-    for path in SOURCES:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt") as lines:
-            chunks.extend(line.strip().upper() for line in lines if not line.startswith(">"))
-    return "".join(chunks)
+    from dnalm.io.sequences import read_sequences
+
+    return "".join(record.sequence for path in SOURCES for record in read_sequences(path, "fasta"))
 
 
 def write_benchmark_fasta(path, count, stride=3):

@@ -48,15 +48,14 @@ def parse_args(argv=None):
 
 def training_fasta(work):
     """The genome without the held-out chromosomes (written once)."""
+    from dnalm.io.sequences import read_sequences
+
     path = work / "train14.fa"
     if not path.exists():
-        keep = False
-        with open(GENOME / "sacCer3.fa") as genome, open(path.with_suffix(".partial"), "w") as out:
-            for line in genome:
-                if line.startswith(">"):
-                    keep = line[1:].split()[0] not in HELD_OUT
-                if keep:
-                    out.write(line)
+        with open(path.with_suffix(".partial"), "w") as out:
+            for record in read_sequences(GENOME / "sacCer3.fa", "fasta"):
+                if record.id not in HELD_OUT:
+                    out.write(f">{record.id}\n{record.sequence}\n")
         path.with_suffix(".partial").rename(path)
     return path
 

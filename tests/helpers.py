@@ -1,14 +1,14 @@
-"""Paths and small helpers shared by the test files (fixtures would live in a conftest.py).
+"""Paths and small helpers shared by the test files; shared fixtures are in conftest.py.
 
-The paths are plain names, not fixtures, since module-level constants and
-``parametrize`` lists use them; and they are not in a conftest.py, which
-tests/browser/conftest.py would shadow (both import as ``conftest``).
+The paths are plain names, importable from here, since module-level constants and
+``parametrize`` lists use them; pytest imports each conftest.py under the one name
+``conftest`` (tests/browser has its own), so a test file cannot import from it.
 """
 
-import gzip
 from pathlib import Path
 
 from dnalm.cli import main
+from dnalm.io.sequences import read_sequences
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "test-data"  # shared with the Galaxy tool tests
@@ -17,16 +17,8 @@ MISTRAL_DNA = REPO / "tests" / "data" / "mistral-dna-1m-hg38-tf0"  # a real chec
 
 
 def read_fasta(path, limit=None):
-    """``[(id, sequence), ...]`` of a small FASTA file (plain or .gz, wrapped or not), read by hand."""
-    records = []
-    with (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)) as stream:
-        for line in stream:
-            line = line.strip()
-            if line.startswith(">"):
-                records.append([line[1:].split()[0], ""])
-            elif line:
-                records[-1][1] += line
-    return [tuple(record) for record in records][:limit]
+    """``[(id, sequence), ...]`` of a small FASTA file (plain or .gz), through the suite's reader."""
+    return [tuple(record) for record in read_sequences(path, "fasta")][:limit]
 
 
 def fasta_ids_and_sequences(path):

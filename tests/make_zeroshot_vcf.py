@@ -9,9 +9,10 @@ With W = 201 the windows of `dnalm score-variants` are the pairs themselves.
   .venv/bin/python tests/make_zeroshot_vcf.py test-data
 """
 
-import gzip
 import sys
 from pathlib import Path
+
+from dnalm.io.sequences import read_sequences
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 GROUPS = ("exon", "intron")
@@ -28,15 +29,7 @@ VCF_HEADER = (
 
 
 def read_windows(path):
-    records = []
-    with gzip.open(path, "rt") as stream:
-        for line in stream:
-            line = line.strip()
-            if line.startswith(">"):
-                records.append("")
-            elif line:
-                records[-1] += line
-    return records
+    return [record.sequence for record in read_sequences(path, "fasta")]
 
 
 def zeroshot_genome_and_vcf(folder, groups=GROUPS):

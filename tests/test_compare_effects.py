@@ -72,7 +72,7 @@ def test_bad_tables_are_refused(tmp_path, capsys):
     command = ["-o", str(out), "--plot", str(plot)]
     no_column = write_effects(tmp_path / "ll.tsv", INTRON, "delta")
     expect_error(capsys, ["compare-effects", str(good), str(no_column)] + command,
-                 f"{no_column}: no column 'l2_distance' (columns: id, delta_log_likelihood, delta)",
+                 f"{no_column} has no column 'l2_distance' (columns: id, delta_log_likelihood, delta)",
                  [out, plot])
     text = tmp_path / "text.tsv"
     text.write_text("id\tl2_distance\nSNP1\t1.5\nSNP2\tn/a\nSNP3\t2.0\n")

@@ -30,10 +30,8 @@ def mistral():
         yield load_base_model(files, "cpu"), tokenizer
 
 
-def test_embeddings_equal_plain_transformers_reference(tmp_path):
+def test_embeddings_equal_plain_transformers_reference(tmp_path, mistral_dna_reference):
     """AutoModel last_hidden_state, masked mean: the issue's exactness criterion."""
-    from transformers import AutoModel, AutoTokenizer
-
     out = tmp_path / "embeddings.tsv"
     assert main(["embed", str(MISTRAL_DNA), str(WINDOWS_300), "-o", str(out)]) == 0
     header, ids, ours = read_tsv(out)
@@ -41,8 +39,7 @@ def test_embeddings_equal_plain_transformers_reference(tmp_path):
     assert header == ["id"] + [f"dim_{i}" for i in range(64)]
     assert ids == expected_ids and ours.shape == (300, 64)
 
-    tokenizer = AutoTokenizer.from_pretrained(MISTRAL_DNA)
-    model = AutoModel.from_pretrained(MISTRAL_DNA, dtype=torch.float32).eval()
+    model, tokenizer = mistral_dna_reference
     reference = []
     with torch.no_grad():
         for start in range(0, 300, 50):

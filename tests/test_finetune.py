@@ -194,7 +194,7 @@ def test_bf16_only_where_it_pays(monkeypatch):
 
 
 def test_report_tables_come_from_the_run_result():
-    from dnalm.training.classifier_finetuning import report_sections
+    from dnalm.training.classifier_finetuning import finetuning_report_sections
     from dnalm.training.finetuning import FinetuneRun, FinetuneSettings
 
     run = FinetuneRun(model=None, log_history=[], epochs_run=2.0, optimiser_steps=8,
@@ -202,7 +202,7 @@ def test_report_tables_come_from_the_run_result():
                       best_metric="mcc", best_value=0.4321)
     facts = dict(source="m.zip", train="TATA train rows", architecture="MixtralForSequenceClassification",
                  classes=["a", "b"], trainable=10, total=1000, rows={"train": 64, "validation": 16})
-    sections = report_sections(FinetuneSettings(best_metric="mcc"), run, facts, {"accuracy": 0.75})
+    sections = finetuning_report_sections(FinetuneSettings(best_metric="mcc"), run, facts, {"accuracy": 0.75})
     assert sections["Result"] == {"best epoch": "1.00", "best validation mcc": "0.4321",
                                   "epochs run": "2.00", "optimiser steps": 8,
                                   "stopped by": "early stopping"}

@@ -9,7 +9,7 @@ from dnalm.cli import main
 from dnalm.errors import DnalmError
 from dnalm.io.sequences import read_sequence_pieces, read_sequences
 from dnalm.io.token_table import SOURCE_COLUMN, SOURCE_TYPE, read_token_table, row_sources
-from dnalm.io.windows import WindowCounts, genome_windows
+from dnalm.io.windows import GenomeWindowCounts, genome_windows
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 TINY_GENOME = TEST_DATA / "tiny_genome.fa"
@@ -41,7 +41,7 @@ def whole_record_windows(path, window, n_policy):
 @pytest.mark.parametrize("n_policy", ["drop", "split"])
 @pytest.mark.parametrize("piece_bases", [1, 7, 60, 199, 200, 201, 1000, 1 << 20])
 def test_pieces_give_the_windows_of_whole_records(n_policy, piece_bases):
-    counts = WindowCounts()
+    counts = GenomeWindowCounts()
     pieces = read_sequence_pieces(TINY_GENOME, iupac_policy="to-n", piece_bases=piece_bases)
     windows = [tuple(w) for w in genome_windows(pieces, 200, n_policy, counts)]
     assert windows == whole_record_windows(TINY_GENOME, 200, n_policy)

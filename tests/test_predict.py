@@ -8,7 +8,7 @@ import torch
 
 from dnalm.cli import main
 from dnalm.errors import DnalmError
-from dnalm.training.classification_data import class_indices, class_names, read_labelled
+from dnalm.io.labelled_sequences import class_indices, class_names, read_labelled
 from helpers import MICRO_ZIP, MISTRAL_DNA, REPO
 
 TF0_TEST = REPO / "tests" / "data" / "gue_tf0" / "test.csv"

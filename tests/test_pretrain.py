@@ -284,6 +284,8 @@ def test_tiny_preset_learns_with_its_own_defaults(few_tokens, tmp_path, capsys):
     epochs = [row for row in read_metrics(tmp_path / "m.tsv") if row["kind"] == "epoch"]
     assert [row["step"] for row in epochs] == ["10", "20"]
     assert float(epochs[1]["val_loss"]) < float(epochs[0]["val_loss"]) < 8.0
+    # the epoch as the progress lines give it (2.00), not rounded to a whole one
+    assert f"best epoch {float(epochs[1]['epoch']):.2f}: validation loss" in out
     assert sorted(os.listdir(tmp_path)) == ["m.tsv", "m.zip"]  # checkpoints removed on success
 
 
@@ -294,10 +296,10 @@ def test_options_have_the_tools_defaults_and_the_tutorials():
     from dnalm.cli import build_parser
     from dnalm.commands.setting_options import option_name, settings_from_args
     from dnalm.settings import declared_settings
-    from dnalm.training.pretraining_settings import TrainingSettings
+    from dnalm.training.pretraining_settings import PretrainingSettings
 
     args = build_parser("pretrain").parse_args(["pretrain", "t.parquet", "-o", "m.zip"])
-    settings = settings_from_args(TrainingSettings, args)
+    settings = settings_from_args(PretrainingSettings, args)
     tutorial = settings.with_model_defaults("tutorial")
     assert (tutorial.batch_size, tutorial.gradient_accumulation, tutorial.learning_rate) == (32, 50, 5e-4)
     assert settings.with_model_defaults("small-dense") == tutorial
@@ -308,12 +310,12 @@ def test_options_have_the_tools_defaults_and_the_tutorials():
     assert (cpu.batch_size, cpu.gradient_accumulation, cpu.learning_rate) == (32, 1, 2e-3)
     # The CPU recipe's 5% warmup is cpu-dense's own; the others start at the peak, as the tutorial.
     assert (cpu.warmup_ratio, tiny.warmup_ratio, tutorial.warmup_ratio) == (0.05, 0.0, 0.0)
-    explicit = TrainingSettings(batch_size=16).with_model_defaults("tiny")
+    explicit = PretrainingSettings(batch_size=16).with_model_defaults("tiny")
     assert (explicit.batch_size, explicit.gradient_accumulation) == (16, 1)
-    no_warmup = TrainingSettings(warmup_ratio=0.0).with_model_defaults("cpu-dense")
+    no_warmup = PretrainingSettings(warmup_ratio=0.0).with_model_defaults("cpu-dense")
     assert no_warmup.warmup_ratio == 0.0  # an explicit 0 is kept, not read as "unset"
 
-    field_of = {option_name(f): f.name for f in declared_settings(TrainingSettings)}
+    field_of = {option_name(f): f.name for f in declared_settings(PretrainingSettings)}
     tool = ET.parse(REPO / "tools" / "dnalm_pretrain.xml")
     compared = 0
     for param in tool.iter("param"):
@@ -517,11 +519,11 @@ def test_allocator_keeps_freed_memory_under_glibc():
 
 
 def test_accumulation_is_folded_into_larger_micro_batches_with_the_same_update():
-    from dnalm.training.pretraining import TrainingSettings, micro_batching
+    from dnalm.training.pretraining import PretrainingSettings, micro_batching
 
-    tutorial = TrainingSettings().with_model_defaults("tutorial")
+    tutorial = PretrainingSettings().with_model_defaults("tutorial")
     assert micro_batching(tutorial) == (200, 8)  # the tutorial's 32 x 50 = 1,600 sequences
-    assert micro_batching(TrainingSettings(batch_size=32, gradient_accumulation=4)) == (128, 1)
+    assert micro_batching(PretrainingSettings(batch_size=32, gradient_accumulation=4)) == (128, 1)
     assert micro_batching(tutorial.__class__(batch_size=32, gradient_accumulation=50,
                                              micro_batch_size=32)) == (32, 50)
 
@@ -562,9 +564,9 @@ def test_the_relaunch_is_decided_by_torchruns_environment_not_argv(monkeypatch, 
 def test_a_large_gpu_runs_the_tutorials_step_in_one_pass(monkeypatch):
     from types import SimpleNamespace
 
-    from dnalm.training.pretraining import TrainingSettings, micro_batching
+    from dnalm.training.pretraining import PretrainingSettings, micro_batching
 
-    tutorial = TrainingSettings().with_model_defaults("tutorial")
+    tutorial = PretrainingSettings().with_model_defaults("tutorial")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     for gib, expected in ((80, (1600, 1)), (24, (400, 4))):
         monkeypatch.setattr(torch.cuda, "get_device_properties",

@@ -14,10 +14,10 @@ import torch
 from dnalm.cli import main
 from dnalm.tokenization.loading import load_tokenizer
 from dnalm.training import presets
-from dnalm.training.data import SequenceDataset
+from dnalm.training.token_files import SequenceDataset
 from dnalm.training.loss import CausalLMLoss, chunked_causal_lm_loss
 from dnalm.training.packing import PackedCollator, fixed_shape_collator
-from dnalm.training.pretraining_settings import TrainingSettings
+from dnalm.training.pretraining_settings import PretrainingSettings
 from dnalm.training.trainer import batch_collator
 from helpers import read_fasta
 from test_pretrain import FAST, WINDOWS, read_metrics, write_token_table
@@ -91,10 +91,10 @@ def test_fixed_shape_batches_keep_one_shape_across_an_epoch():
 def test_compile_setting_picks_the_fixed_shape_collator():
     ids = window_ids(64)
     dataset = SequenceDataset(ids)
-    settings = TrainingSettings(batch_size=8, gradient_accumulation=2, compile=True)
+    settings = PretrainingSettings(batch_size=8, gradient_accumulation=2, compile=True)
     collator = batch_collator(3, 104, (dataset,), settings)
     assert collator.fixed_width and collator.fixed_rows > 0
-    assert batch_collator(3, 104, (dataset,), TrainingSettings(batch_size=8, gradient_accumulation=2)) \
+    assert batch_collator(3, 104, (dataset,), PretrainingSettings(batch_size=8, gradient_accumulation=2)) \
         == PackedCollator(3, 104)
 
 

@@ -30,3 +30,13 @@ def test_range_stays_within_the_metric_scale():
 def test_a_wide_range_is_left_to_matplotlib():
     low, high = y_range([0.2, 0.8])
     assert low < 0.2 and high > 0.8 and high - low < 0.7
+
+
+def test_metrics_that_cannot_be_negative_are_drawn_from_0():
+    # a fine-tune's accuracy, F1 and AUROC with an MCC of 0 (one class predicted): from 0, not -0.05
+    low, high = y_range([0.5, 0.0, 0.62, 0.0, 0.55, 0.1, 0.7, 1.0])
+    assert (low, high) == (0.0, 1.0)
+    low, high = y_range([0.0, 0.04])  # narrow, at the bottom of the scale
+    assert low == 0.0 and high >= MIN_METRIC_SPAN - 1e-12
+    low, high = y_range([-0.3, 0.6])  # a negative MCC keeps the axis below 0
+    assert low < -0.3

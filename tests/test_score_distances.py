@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 from dnalm.cli import main
-from tokenizers import Tokenizer
 from transformers import AutoModel, AutoModelForCausalLM
 from helpers import MICRO_ZIP, MISTRAL_DNA, TEST_DATA, expect_error, read_fasta
 
@@ -34,12 +33,6 @@ def pooled(model, tokenizer, sequence, pooling="max", logits=False):
 
 
 @pytest.fixture(scope="module")
-def mistral_dna():
-    model = AutoModel.from_pretrained(MISTRAL_DNA, dtype=torch.float32).eval()
-    return model, Tokenizer.from_file(str(MISTRAL_DNA / "tokenizer.json"))
-
-
-@pytest.fixture(scope="module")
 def exon_effects(tmp_path_factory):
     """The tool on the tutorial's 100 exon pairs: paired by order, both distances."""
     out = tmp_path_factory.mktemp("exon") / "effects.tsv"
@@ -56,9 +49,9 @@ def test_tutorial_files_pair_by_order_in_input_order(exon_effects):
     assert exon_effects[0]["id"] == "SNP1" and alts[0][0] == "chr1"
 
 
-def test_distances_equal_plain_transformers(exon_effects, mistral_dna):
+def test_distances_equal_plain_transformers(exon_effects, mistral_dna_reference):
     """AutoModel, one sequence at a time, max over positions, L2 and cosine by hand (fp32)."""
-    model, tokenizer = mistral_dna
+    model, tokenizer = mistral_dna_reference[0], mistral_dna_reference[1].backend_tokenizer
     refs, alts = read_fasta(EXON_REF), read_fasta(EXON_ALT)
     for row, (_, ref), (_, alt) in list(zip(exon_effects, refs, alts))[:25]:
         ref_vector = pooled(model, tokenizer, ref)
@@ -70,8 +63,8 @@ def test_distances_equal_plain_transformers(exon_effects, mistral_dna):
     assert min(float(row["l2_distance"]) for row in exon_effects) > 0  # every SNP moves the vector
 
 
-def test_mean_pooling_equals_plain_transformers(tmp_path, mistral_dna):
-    model, tokenizer = mistral_dna
+def test_mean_pooling_equals_plain_transformers(tmp_path, mistral_dna_reference):
+    model, tokenizer = mistral_dna_reference[0], mistral_dna_reference[1].backend_tokenizer
     refs, alts = read_fasta(EXON_REF)[:5], read_fasta(EXON_ALT)[:5]
     ref_fa, alt_fa = tmp_path / "ref.fa", tmp_path / "alt.fa"
     ref_fa.write_text("".join(f">{i}\n{s}\n" for i, s in refs))

@@ -8,6 +8,7 @@ puts one VCF record at each window's centre: with W = 201 every effect must equa
 
 import csv
 import gzip
+import re
 from pathlib import Path
 
 import pysam
@@ -16,7 +17,7 @@ from dnalm.cli import main
 from dnalm.errors import DnalmError
 from dnalm.io.reference_genome import open_genome
 from dnalm.io.variant_calls import read_variant_calls
-from dnalm.io.variant_windows import WindowCounts, variant_windows
+from dnalm.io.variant_windows import VariantWindowCounts, variant_windows
 from dnalm.io.windows import reverse_complement
 from helpers import expect_error
 from make_zeroshot_vcf import zeroshot_genome_and_vcf
@@ -56,7 +57,7 @@ def vcf(tmp_path, lines, name="calls.vcf", header=HEADER):
 
 
 def windows_of(vcf_path, genome_path, width=201, **options):
-    counts = WindowCounts()
+    counts = VariantWindowCounts()
     with open_genome(genome_path) as genome:
         found = list(variant_windows(read_variant_calls(vcf_path), genome, width,
                                      counts=counts, **options))
@@ -162,6 +163,19 @@ def test_soft_masking_is_read_as_bases_and_n_windows_are_counted(tmp_path):
     assert counts["with_n"] == 1
 
 
+def test_iupac_letters_read_as_n_and_other_letters_refused_as_tokenize_refuses_them(
+        tmp_path, capsys):
+    genome = write_fasta(tmp_path / "g.fa", [("c", "ACGTRCGTACGGCCXATTGG")])
+    found, counts = windows_of(vcf(tmp_path, [record("c", 3, "G", "T")]), genome, width=5)
+    assert found[0].ref.sequence == "ACGTN" and counts["with_n"] == 1
+    # An X is no IUPAC letter: the window holding it stops the job, as tokenize stops
+    message = "record 'c' (record 1) has 'X' at position 15: only the letters A, C, G, T, N"
+    with pytest.raises(DnalmError, match=re.escape(message)):
+        windows_of(vcf(tmp_path, [record("c", 13, "C", "T")]), genome, width=5)
+    expect_error(capsys, ["tokenize", str(genome), "-o", str(tmp_path / "t.parquet"),
+                          "--iupac-policy", "to-n"], message, [tmp_path / "t.parquet"])
+
+
 def test_ref_mismatch_stops_or_is_skipped(tmp_path, genome):
     wrong = "A" if CHR1[199] != "A" else "C"
     calls = vcf(tmp_path, [record("chr1", 200, wrong, "G", "rs9"), record("chr1", 300, CHR1[299], "N")])
@@ -226,10 +240,33 @@ def test_tsv_and_bgzipped_vcf_outputs_agree(tmp_path, genome):
         assert "DNALM_DELTA_LOG_LIKELIHOOD" in written.header.info
         records = list(written)
     assert records[0].info["DNALM_DELTA_LOG_LIKELIHOOD"][1] is None  # the <DEL> ALT
+    assert records[0].info["DNALM_SKIPPED"] == (".", "symbolic")  # and it says why
+    assert "DNALM_SKIPPED" not in records[1].info
+    # the tabix index beside it: a region query finds the second record
+    with pysam.TabixFile(str(out_vcf)) as indexed:
+        assert [line.split("\t")[1] for line in indexed.fetch("chr1", 350, 450)] == ["400"]
     for row, written_record in zip(rows, records):
         for column in ("delta_log_likelihood", "l2_distance"):
             value = written_record.info[f"DNALM_{column.upper()}"][0]
             assert value == pytest.approx(float(row[column]), rel=1e-5)
+
+
+def test_skipped_records_say_why_in_the_vcf(tmp_path, genome):
+    wrong = "A" if CHR1[199] != "A" else "C"
+    calls = vcf(tmp_path, [record("chr1", 200, wrong, "G", "rs_mismatch"),
+                           record("chr2", 75, CHR2[74], "A" if CHR2[74] != "A" else "C", "rs_short"),
+                           record("chr1", 300, CHR1[299], "A" if CHR1[299] != "A" else "C", "rs_ok")])
+    table, out_vcf = tmp_path / "e.tsv", tmp_path / "e.vcf"
+    assert main(["score-variants", str(MICRO_ZIP), str(calls), "--genome", str(genome),
+                 "--ref-mismatch", "skip", "--window", "160", "-o", str(table),
+                 "--output-vcf", str(out_vcf)]) == 0
+    assert [row["ID"] for row in read_rows(table)] == ["rs_ok"]
+    with pysam.VariantFile(str(out_vcf)) as written:
+        assert "ref_mismatch: REF differs" in written.header.info["DNALM_SKIPPED"].description
+        skipped = {r.id: r.info.get("DNALM_SKIPPED") for r in written}
+    assert skipped == {"rs_mismatch": ("ref_mismatch",), "rs_short": ("short_contig",),
+                       "rs_ok": None}
+    assert not Path(f"{out_vcf}.tbi").exists()  # a plain VCF has no index
 
 
 def test_both_strands_average_forward_and_reverse_complement(tmp_path, genome):

@@ -6,7 +6,8 @@ import pytest
 from dnalm.errors import DnalmError
 from dnalm.io.token_table import TOKENIZER_KEY, TokenTableWriter, read_token_table
 from dnalm.tokenization.loading import load_tokenizer
-from dnalm.training.data import read_token_data, split_train_validation
+from dnalm.training.token_data import read_token_data
+from dnalm.training.validation_split import split_train_validation
 
 
 def write_table(path, ids, sequences, tokenizer_json):

@@ -4,9 +4,11 @@ The browser test (tests/browser/test_tool_forms.py) checks the parameters a
 form shows; this also reaches those inside conditional branches it does not open.
 """
 
+import io
 import re
 import string
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 
 import pytest
 from helpers import REPO
@@ -34,8 +36,9 @@ def test_every_input_has_a_label_and_help(tool_xml):
 
 
 def test_all_tools_are_checked():
-    assert [p.stem for p in TOOLS] == ["dnalm_compare_effects", "dnalm_embed", "dnalm_finetune",
-                                       "dnalm_generate", "dnalm_predict", "dnalm_pretrain",
+    assert [p.stem for p in TOOLS] == ["dnalm_compare_effects", "dnalm_compare_sequences",
+                                       "dnalm_embed", "dnalm_finetune", "dnalm_generate",
+                                       "dnalm_mutagenesis", "dnalm_predict", "dnalm_pretrain",
                                        "dnalm_score", "dnalm_score_variants", "dnalm_tokenize",
                                        "dnalm_train_tokenizer"]
 
@@ -150,3 +153,79 @@ def test_every_tool_has_its_tool_shed_repository():
             expected += ["tool-data/huggingface.loc.sample"]
         assert includes == expected, tool_xml.stem
     assert sorted(shed["repositories"]) == sorted(p.stem for p in TOOLS)
+
+
+# --- help as the browser shows it ---------------------------------------------------------------
+# Galaxy puts a parameter's help= into the form as HTML, and renders a tool's <help> from RST to
+# HTML (docutils). A "<DEL>" written in help= is then an HTML tag, and the rest of the sentence
+# shows struck through; in help= it is written &amp;lt;DEL&amp;gt;, in RST as it is.
+
+
+class VisibleText(HTMLParser):
+    """The tags of an HTML fragment and the text a browser shows of it."""
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.parts = [], []
+        self.feed(html)
+        self.close()
+        self.text = "".join(self.parts)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def help_attributes(xml):
+    """``[(element, help)]``: every help= in a file, macros' and <expand>s' included."""
+    return [(f"{e.tag} {e.get('name') or e.get('argument') or e.get('macro') or ''}".strip(),
+             e.get("help")) for e in ET.parse(xml).getroot().iter() if e.get("help")]
+
+
+def test_help_attributes_are_read_whole():
+    found = [help for xml in ALL_XML for _, help in help_attributes(xml)]
+    assert len(found) > 100
+    symbolic = next(h for h in found if "symbolic alleles" in h)
+    assert "(<DEL>, *, <*>)" in VisibleText(symbolic).text  # as the browser shows it
+
+
+@pytest.mark.parametrize("xml", ALL_XML, ids=lambda p: p.stem)
+def test_parameter_help_has_no_html_tags(xml):
+    tagged = [(element, VisibleText(help).tags) for element, help in help_attributes(xml)]
+    tagged = [(element, tags) for element, tags in tagged if tags]
+    assert not tagged, f"{xml.name}: help read as HTML tags (write < as &amp;lt;): {tagged}"
+
+
+def tokens():
+    return {t.get("name"): t.text or "" for t in MACROS.iter("token")}
+
+
+def rst_to_html(text):
+    """What Galaxy shows of a tool's <help>: docutils' HTML, and what docutils warned of."""
+    from docutils.core import publish_parts
+
+    warnings = io.StringIO()
+    parts = publish_parts(text, writer="html4css1", settings_overrides={
+        "report_level": 2, "halt_level": 5, "warning_stream": warnings, "doctitle_xform": False,
+        "embed_stylesheet": False})
+    return parts["body"], warnings.getvalue()
+
+
+@pytest.mark.parametrize("tool_xml", TOOLS, ids=lambda p: p.stem)
+def test_tool_help_renders_as_written(tool_xml):
+    text = ET.parse(tool_xml).getroot().find("help").text
+    for name, value in tokens().items():
+        text = text.replace(name, value)
+    html, warnings = rst_to_html(text)
+    assert not warnings, f"{tool_xml.name}: docutils: {warnings}"
+    shown = VisibleText(html)
+    assert not set(shown.tags) & {"del", "s", "strike", "script", "style"}, tool_xml.name
+    # every <...> written in the help is shown as text, none swallowed as a tag
+    written = {w for w in re.findall(r"<[^<>\s`]+>", text) if not w.startswith("<http")}
+    missing = [w for w in written if w not in shown.text]
+    assert not missing, f"{tool_xml.name}: not shown as written: {missing}"

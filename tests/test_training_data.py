@@ -17,14 +17,9 @@ from dnalm.io.token_table import TOKENIZER_KEY, TokenTableWriter
 from dnalm.tokenization.encoding import EXTRA_FIELDS
 from dnalm.tokenization.loading import load_tokenizer
 from dnalm.training.callbacks import ProgressLines, TimeBudget
-from dnalm.training.data import (
-    SequenceDataset,
-    TokenIdsFile,
-    cap_validation,
-    check_fits_model,
-    read_token_data,
-    split_train_validation,
-)
+from dnalm.training.token_data import check_fits_model, read_token_data
+from dnalm.training.token_files import SequenceDataset, TokenIdsFile
+from dnalm.training.validation_split import cap_validation, split_train_validation
 from transformers import TrainerState
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"

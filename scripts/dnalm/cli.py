@@ -10,6 +10,7 @@ torchrun where several GPUs are visible (``dnalm.runtime.multi_gpu``).
 import argparse
 import importlib
 import sys
+import textwrap
 
 from dnalm import __version__
 from dnalm.errors import DnalmError
@@ -32,8 +33,34 @@ COMMANDS = {
     "finetune": ("finetune", "fine-tune a model into a sequence classifier (LoRA, full or head)"),
     "predict": ("predict", "classify sequences with a fine-tuned model; metrics when labelled"),
     "compare-effects": ("compare_effects", "compare variant effects between two groups"),
+    "mutagenesis": ("mutagenesis", "the effect of every single-base substitution of some regions"),
+    "compare-sequences": ("compare_sequences", "compare generated DNA with real DNA: k-mers, "
+                          "PCA, novelty, ORFs"),
     "install-model": ("install_model", "check a published model and install it for a server (data manager)"),
 }
+
+
+class ExamplesKeptFormatter(argparse.HelpFormatter):
+    """argparse's help, except that a description's indented lines (its examples) keep their
+    line breaks: reflowed, the examples ran together into one paragraph."""
+
+    def _fill_text(self, text, width, indent):
+        lines, prose = [], []
+
+        def fill_prose():
+            if prose:
+                lines.append(textwrap.fill(" ".join(prose), width, initial_indent=indent,
+                                           subsequent_indent=indent))
+                prose.clear()
+
+        for line in text.strip().splitlines():
+            if line.strip() and not line[0].isspace():
+                prose.append(line.strip())
+                continue
+            fill_prose()
+            lines.append(indent + line.rstrip())
+        fill_prose()
+        return "\n".join(lines)
 
 
 def build_parser(selected=None):
@@ -47,7 +74,8 @@ def build_parser(selected=None):
     parser.add_argument("--version", action="version", version=f"dnalm {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text,
+                                    formatter_class=ExamplesKeptFormatter)
         if name == selected:
             module = importlib.import_module(f"dnalm.commands.{module_name}")
             sub.description = module.__doc__

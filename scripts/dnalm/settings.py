@@ -3,8 +3,8 @@
 A command-line option (``dnalm.commands.setting_options``) and a Galaxy
 parameter are made from the field, so a new knob is one line here plus the
 tool XML, as ``HfArgumentParser`` does for transformers' ``run_clm.py``
-(tests/test_tool_xml.py checks that the XML's defaults, ranges and options
-are the field's). A settings dataclass checks every value where it is made:
+(tests/test_settings.py checks that each tool XML's defaults, ranges and
+options are the field's). A settings dataclass checks every value where it is made:
 
     @dataclass
     class FooSettings:
@@ -22,16 +22,20 @@ from dnalm.errors import DnalmError
 
 
 def setting(default, help, choices=None, group=None, flag=None,
-            min=None, max=None, above=None, below=None):
+            min=None, max=None, above=None, below=None, several=False, metavar=None):
     """A dataclass field that carries its command-line help and its allowed values.
 
     ``group`` names the ``--help`` section it is listed under; ``flag`` is the
     option's name where it differs from the field's (``--time-budget`` for
     ``time_budget_minutes``). ``min``/``max`` are inclusive bounds,
-    ``above``/``below`` exclusive ones (an epoch count above 0).
+    ``above``/``below`` exclusive ones (an epoch count above 0). ``several``:
+    the option takes one or more values (``--distance l2 cosine``), each one
+    of ``choices``; the field holds them as a tuple. ``metavar`` names the
+    value in ``--help`` (``--window W``).
     """
     metadata = {"help": help, "choices": choices, "group": group, "flag": flag,
-                "min": min, "max": max, "above": above, "below": below}
+                "min": min, "max": max, "above": above, "below": below, "several": several,
+                "metavar": metavar}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -68,7 +72,8 @@ def check_settings(settings):
         value = getattr(settings, settings_field.name)
         wanted = None if value is None else allowed_values(settings_field.metadata, value)
         if wanted:
-            problems.append(f"{option_name(settings_field)} must be {wanted}, not {_shown(value)}")
+            shown = " ".join(map(_shown, value)) if settings_field.metadata.get("several") else _shown(value)
+            problems.append(f"{option_name(settings_field)} must be {wanted}, not {shown}")
     if problems:
         raise DnalmError("; ".join(problems))
 
@@ -77,7 +82,9 @@ def allowed_values(metadata, value):
     """What ``value`` should have been (``"at least 1"``, ``"in (0, 1]"``), or None when it is allowed."""
     choices = metadata["choices"]
     if choices is not None:
-        return None if value in choices else "one of " + ", ".join(map(str, choices))
+        values = value if metadata.get("several") else (value,)
+        allowed = all(item in choices for item in values)
+        return None if allowed else "one of " + ", ".join(map(str, choices))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     low, high = _bound(metadata, "min", "above"), _bound(metadata, "max", "below")

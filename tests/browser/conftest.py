@@ -54,7 +54,8 @@ def wait_until_ready(url, secrets, server):
     deadline = time.monotonic() + GALAXY_START_SECONDS
     while time.monotonic() < deadline:
         if server is not None and server.poll() is not None:
-            raise RuntimeError(f"Galaxy exited with {server.returncode}; see {ARTIFACTS}/browser-galaxy.log")
+            raise RuntimeError(f"Galaxy exited with {server.returncode}; see {ARTIFACTS}/browser-serve.log "
+                               f"and {ARTIFACTS}/browser-galaxy.log")
         try:
             users = requests.get(
                 f"{url}/api/users",
@@ -85,8 +86,10 @@ def galaxy(tmp_path_factory):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
-    env = dict(os.environ, PORT=str(port), GALAXY_STATE_DIR=str(state_dir))
-    with open(ARTIFACTS / "browser-galaxy.log", "w") as log:
+    # .ci/serve prints its start and login lines; Galaxy's own log goes to GALAXY_LOG
+    env = dict(os.environ, PORT=str(port), GALAXY_STATE_DIR=str(state_dir),
+               GALAXY_LOG=str(ARTIFACTS / "browser-galaxy.log"))
+    with open(ARTIFACTS / "browser-serve.log", "w") as log:
         server = subprocess.Popen(
             [str(REPO / ".ci" / "serve")], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -165,6 +165,9 @@ def expand_sections(page):
             expect(content).to_be_visible()
 
 
+STRAY_TAGS = "del, ins, s, strike, u, script, style, iframe"  # what help text written as text never holds
+
+
 def check_form_reads_well(page, every_parameter_has_help=False):
     """Every visible parameter has a label (and, if asked, a help line); the help is rendered."""
     help_text = page.locator("div.form-help").inner_text()
@@ -182,6 +185,9 @@ def check_form_reads_well(page, every_parameter_has_help=False):
             line = info.first.inner_text().strip() if info.count() else ""
             assert ARGUMENT.sub("", line).strip(), f"{title!r} ({name}) has no help line"
             assert not HELP_LEFTOVERS.search(line), f"{title!r} ({name}): {line}"
+            # help is put in as HTML: a "<DEL>" written in it became a tag and struck the rest through
+            stray = info.first.locator(STRAY_TAGS).count() if info.count() else 0
+            assert not stray, f"{title!r} ({name}): its help holds HTML tags ({STRAY_TAGS}): {line}"
 
 
 # --- workflows -----------------------------------------------------------------------------

@@ -16,7 +16,6 @@ INFO field that ``dnalm score-variants`` copied). Both tests are two-sided unles
 ``alternative`` says "greater" (group 1 larger) or "less".
 """
 
-import csv
 import math
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from dnalm.errors import DnalmError
 from dnalm.io.plotting import pyplot
+from dnalm.io.tables import read_table
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 SUMMARY_COLUMNS = ("group", "statistic", "value")
@@ -103,33 +103,16 @@ def read_grouped_values(path, column, group_column, labels=None):
 def _read_column(path, column, group_column=None):
     """Yield ``(group cell or None, number)`` per data row."""
     with open(path, newline="") as stream:
-        rows = csv.reader(stream, delimiter="\t")
-        header = next(rows, None)
-        if not header:
-            raise DnalmError(f"{path} is empty: a table with a header line is needed")
-        header = [name.strip() for name in header]
-        position = _column_position(header, column, path, "run 'dnalm score' with --distance to "
-                                    "get distance columns")
+        table = read_table(stream, path, "\t")
+        position = table.column([column], "",
+                                "; run 'dnalm score' with --distance to get distance columns")
         group_position = None
         if group_column is not None:
-            group_position = _column_position(header, group_column, path,
-                                              "'dnalm score-variants --info-fields' copies INFO fields")
-        for line, row in enumerate(rows, start=2):
-            if not row:
-                continue
-            value = _number(row, position, path, line, column)
-            if group_position is None:
-                yield None, value
-            elif group_position >= len(row):
-                raise DnalmError(f"{path}: row '{row[0]}' (line {line}) has no '{group_column}' cell")
-            else:
-                yield row[group_position], value
-
-
-def _column_position(header, column, path, hint):
-    if column not in header:
-        raise DnalmError(f"{path}: no column '{column}' (columns: {', '.join(header)}); {hint}")
-    return header.index(column)
+            group_position = table.column(
+                [group_column], "", "; 'dnalm score-variants --info-fields' copies INFO fields")
+        for row in table.rows:
+            value = _number(row, position, path, column)
+            yield (None if group_position is None else row.cells[group_position]), value
 
 
 def _enough(values, where, column):
@@ -138,16 +121,14 @@ def _enough(values, where, column):
     return np.asarray(values, dtype=np.float64)
 
 
-def _number(row, position, path, line, column):
-    name = f"row '{row[0]}' (line {line})"
-    if position >= len(row):
-        raise DnalmError(f"{path}: {name} has no '{column}' cell")
+def _number(row, position, path, column):
+    name, text = f"row '{row.cells[0]}' (line {row.line})", row.cells[position]
     try:
-        value = float(row[position])
+        value = float(text)
     except ValueError:
-        raise DnalmError(f"{path}: {name} has '{row[position]}' in '{column}', not a number") from None
+        raise DnalmError(f"{path}: {name} has '{text}' in '{column}', not a number") from None
     if not math.isfinite(value):
-        raise DnalmError(f"{path}: {name} has '{row[position]}' in '{column}', not a finite number")
+        raise DnalmError(f"{path}: {name} has '{text}' in '{column}', not a finite number")
     return value
 
 

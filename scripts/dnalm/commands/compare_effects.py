@@ -3,11 +3,12 @@ standard deviation per group, Welch's t-test and the Mann-Whitney U test, and a 
 The groups are two tables, or the rows of one table split by a column (--group-by).
 
 Examples:
-  dnalm compare-effects exon.tsv intron.tsv --labels exon intron --column l2_distance \
+  dnalm compare-effects exon.tsv intron.tsv --labels exon intron --column l2_distance \\
       -o summary.tsv --plot box.png
   dnalm compare-effects effects.tsv --group-by REGION --labels exon intron -o summary.tsv
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from dnalm.analysis.group_comparison import (
@@ -18,8 +19,22 @@ from dnalm.analysis.group_comparison import (
     write_box_plot,
     write_summary,
 )
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs
+from dnalm.settings import check_settings, setting
+
+
+@dataclass
+class CompareEffectsSettings:
+    """What ``dnalm compare-effects`` compares, and the test's alternative hypothesis."""
+
+    column: str = setting("l2_distance", "column to compare")
+    alternative: str = setting("two-sided", "two-sided, or greater / less: group 1's values "
+                               "larger / smaller", choices=ALTERNATIVES)
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 def add_arguments(parser):
@@ -33,36 +48,32 @@ def add_arguments(parser):
         "'dnalm score-variants'); --labels names the two values (default: the column's two values)",
     )
     parser.add_argument("-o", "--output", required=True, help="summary table to write (TSV)")
-    parser.add_argument("--column", default="l2_distance",
-                        help="column to compare (default: l2_distance)")
     parser.add_argument("--labels", nargs=2, metavar=("LABEL_1", "LABEL_2"), default=None,
                         help="names of the two groups (default: the file names); with "
                         "--group-by, the two values of its column to compare")
-    parser.add_argument(
-        "--alternative", choices=ALTERNATIVES, default="two-sided",
-        help="two-sided (default), or greater / less: group 1's values larger / smaller",
-    )
+    add_setting_options(parser, CompareEffectsSettings)
     parser.add_argument("--plot", metavar="PNG", default=None, help="also draw a box plot")
 
 
 def run(args):
+    settings = settings_from_args(CompareEffectsSettings, args)
     if (args.group_by is None) == (args.second is None):
         raise DnalmError("give two tables, or one table and --group-by COLUMN")
     if args.labels is not None:
         _check_labels(args.labels)
     if args.group_by is not None:
-        labels, first, second = read_grouped_values(args.first, args.column, args.group_by,
+        labels, first, second = read_grouped_values(args.first, settings.column, args.group_by,
                                                     args.labels)
     else:
         labels = args.labels or [Path(args.first).stem, Path(args.second).stem]
         _check_labels(labels)
-        first = read_values(args.first, args.column)
-        second = read_values(args.second, args.column)
-    comparison = compare_groups(first, second, labels, args.alternative)
+        first = read_values(args.first, settings.column)
+        second = read_values(args.second, settings.column)
+    comparison = compare_groups(first, second, labels, settings.alternative)
     with atomic_outputs(args.output, args.plot) as (output, plot):
         write_summary(comparison, output)
         if plot is not None:
-            write_box_plot(first, second, comparison, args.column, plot)
+            write_box_plot(first, second, comparison, settings.column, plot)
 
 
 def _check_labels(labels):

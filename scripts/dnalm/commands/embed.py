@@ -3,12 +3,12 @@
 Example: dnalm embed model.zip windows.fa -o embeddings.tsv --pooling mean
 """
 
-from dnalm.commands.model_options import add_context_options, add_model_argument
+from dnalm.commands.model_options import add_model_argument
 from dnalm.commands.sequence_options import add_sequence_options
 from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
 from dnalm.inference.batches import (
-    extra_columns,
+    ContextSettings,
     fit_to_context,
     pad_id_of,
     special_token_ids,
@@ -16,9 +16,10 @@ from dnalm.inference.batches import (
 )
 from dnalm.inference.embedding import EmbeddingSettings, embed_pieces
 from dnalm.inference.model_loading import default_batch_size, load_base_model
-from dnalm.io.embedding_files import FORMATS, EmbeddingSpill, write_embeddings
+from dnalm.io.embedding_files import EMBEDDING_FORMATS, EmbeddingSpill, write_embeddings
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
+from dnalm.io.record_columns import extra_columns
 from dnalm.io.pca_plot import ID_PREFIX, id_pattern, point_groups, write_pca_plot
 
 
@@ -30,7 +31,7 @@ def add_arguments(parser):
     )
     parser.add_argument("-o", "--output", required=True, help="embeddings file to write")
     parser.add_argument(
-        "--output-format", choices=FORMATS, default="tsv",
+        "--output-format", choices=EMBEDDING_FORMATS, default="tsv",
         help="tsv: id + one column per dimension (default); h5ad: AnnData; npy: NumPy matrix",
     )
     add_setting_options(parser, EmbeddingSettings)
@@ -45,7 +46,7 @@ def add_arguments(parser):
         "when that makes 2 to 12 groups of several sequences, else one colour",
     )
     add_sequence_options(parser)
-    add_context_options(parser)
+    add_setting_options(parser, ContextSettings)
 
 
 def run(args):
@@ -55,6 +56,7 @@ def run(args):
         raise DnalmError("give --label-column or --group-regex, not both: the plot has one colouring")
     if args.group_regex:
         id_pattern(args.group_regex)  # a bad pattern fails before the model runs
+    context = settings_from_args(ContextSettings, args)
     with open_model(args.model) as model_files:
         tokenizer = model_files.tokenizer()
         obs = None
@@ -68,10 +70,10 @@ def run(args):
             iupac_policy=args.iupac_policy,
         )
         pieces = fit_to_context(
-            records, model_files.max_positions, args.long_sequences, special_ids, "embed"
+            records, model_files.max_positions, context.long_sequences, special_ids, "embed"
         )
         settings = settings_from_args(
-            EmbeddingSettings, args, batch_size=args.batch_size or default_batch_size(model.device))
+            EmbeddingSettings, args, batch_size=context.batch_size or default_batch_size(model.device))
         pad_id = pad_id_of(tokenizer, model_files.config)
         with atomic_outputs(args.output, args.pca_plot) as (output, plot), EmbeddingSpill() as spill:
             for ids, matrix in embed_pieces(model, pieces, settings, pad_id, special_ids):

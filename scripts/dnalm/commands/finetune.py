@@ -17,10 +17,12 @@ from dnalm.io.outputs import atomic_outputs
 from dnalm.runtime.allocator import keep_freed_memory
 from dnalm.runtime.device import announce_device
 from dnalm.training import classification_history as history
-from dnalm.training.classification_data import DEFAULT_LABEL_COLUMN, read_datasets
-from dnalm.training.classifier_finetuning import finetune, report_sections
+from dnalm.io.labelled_sequences import DEFAULT_LABEL_COLUMN
+from dnalm.training.classification_data import read_datasets
+from dnalm.training.classifier_finetuning import finetune, finetuning_report_sections
 from dnalm.training.finetuning import FinetuneSettings
-from dnalm.training.report import write_html_report
+from dnalm.io.html_report import write_html_report
+from dnalm.training.trainer_settings import OUTPUTS
 
 
 def add_arguments(parser):
@@ -38,8 +40,9 @@ def add_arguments(parser):
                       help="sequence column of CSV/TSV inputs (default: sequence, text or seq)")
     data.add_argument("--label-column", default=DEFAULT_LABEL_COLUMN,
                       help="label column of CSV/TSV inputs (default: label)")
-    add_setting_options(parser, FinetuneSettings)
-    outputs = parser.add_argument_group("outputs")
+    # What trains first in --help, then the knobs shared with pretrain.
+    method_first = {"method": parser.add_argument_group("method")}
+    outputs = add_setting_options(parser, FinetuneSettings, groups=method_first)[OUTPUTS]
     outputs.add_argument("--metrics", help="per-epoch validation metrics to write (TSV)")
     outputs.add_argument("--curves", help="loss and metric curves to write (PNG)")
     outputs.add_argument("--report", help="HTML report to write")
@@ -58,10 +61,10 @@ def run(args):
                              args.label_column, settings.validation_fraction, settings.seed)
     with tempfile.TemporaryDirectory(prefix="dnalm_finetune_") as scratch:
         result = finetune(args.model, datasets, settings, Path(scratch))
-        write_outputs(args, settings, result, Path(scratch))
+        write_finetuning_outputs(args, settings, result, Path(scratch))
 
 
-def write_outputs(args, settings, result, scratch):
+def write_finetuning_outputs(args, settings, result, scratch):
     """The model zip, and the metrics table, curves, test metrics and report where asked for."""
     run, test_values = result.run, result.test_values
     rows = history.epoch_rows(run.log_history)
@@ -77,8 +80,9 @@ def write_outputs(args, settings, result, scratch):
             write_metrics_table(test_path, test_values,
                                 extra={"sequences": result.facts["rows"]["test"]})
         if report_path:
-            sections = report_sections(settings, run, report_facts(args, result), test_values)
-            write_html_report(report_path, sections, curve_png=curves if rows else None,
+            sections = finetuning_report_sections(settings, run, report_facts(args, result),
+                                                  test_values)
+            write_html_report(report_path, sections, {"Curves": curves} if rows else None,
                               title="DNA LM fine-tuning report")
     print(f"model written to {args.output}", flush=True)
 

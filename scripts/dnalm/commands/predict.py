@@ -8,8 +8,10 @@ ROC curves can be drawn.
 """
 
 import csv
+from dataclasses import dataclass
 
-from dnalm.commands.model_options import add_model_argument, positive_int
+from dnalm.commands.model_options import add_model_argument
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
 from dnalm.inference import classification_metrics as metrics
 from dnalm.inference.classification import load_classifier, predict_probabilities
@@ -17,12 +19,24 @@ from dnalm.inference.classification_plots import plot_confusion_matrix, plot_roc
 from dnalm.inference.model_loading import inference_device
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
-from dnalm.training.classification_data import (
+from dnalm.io.labelled_sequences import (
     DEFAULT_LABEL_COLUMN,
     class_indices,
     read_labelled,
     token_ids,
 )
+from dnalm.settings import check_settings, setting
+
+
+@dataclass
+class PredictSettings:
+    """The knobs of ``dnalm predict`` besides its input's columns."""
+
+    batch_size: int = setting(None, "sequences per forward pass (default: 256 on a CPU, 1024 on "
+                              "a GPU)", min=1)
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 def add_arguments(parser):
@@ -42,11 +56,11 @@ def add_arguments(parser):
     parser.add_argument("--metrics", help="metrics table to write (TSV; needs labels)")
     parser.add_argument("--confusion-matrix", help="confusion matrix to draw (PNG; needs labels)")
     parser.add_argument("--roc", help="ROC curves to draw (PNG; needs labels)")
-    parser.add_argument("--batch-size", type=positive_int, default=None,
-                        help="sequences per forward pass (default: 256 on a CPU, 1024 on a GPU)")
+    add_setting_options(parser, PredictSettings)
 
 
 def run(args):
+    settings = settings_from_args(PredictSettings, args)
     wants_labels = args.metrics or args.confusion_matrix or args.roc
     data = read_labelled(args.input, sequence_column=args.column,
                          label_column=args.label_column, id_column=args.id_column,
@@ -62,14 +76,14 @@ def run(args):
         tokenizer = model_files.tokenizer()
         ids_per_sequence = token_ids(data, tokenizer, model_files.max_positions)
         device = inference_device()
-        batch_size = args.batch_size or (1024 if device.type == "cuda" else 256)
+        batch_size = settings.batch_size or (1024 if device.type == "cuda" else 256)
         probabilities = predict_probabilities(model, ids_per_sequence, model.config.pad_token_id,
                                               batch_size=batch_size)
     class_names = [id2label[i] for i in range(len(id2label))]
-    write_outputs(args, data, class_names, probabilities, true)
+    write_predictions(args, data, class_names, probabilities, true)
 
 
-def write_outputs(args, data, class_names, probabilities, true):
+def write_predictions(args, data, class_names, probabilities, true):
     predicted = probabilities.argmax(axis=1)
     targets = (args.output, args.metrics, args.confusion_matrix, args.roc)
     with atomic_outputs(*targets) as (table_path, metrics_path, confusion_path, roc_path):

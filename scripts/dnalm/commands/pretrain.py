@@ -11,9 +11,11 @@ import tempfile
 from pathlib import Path
 
 from dnalm.commands.setting_options import add_setting_options, settings_from_args
+from dnalm.io.html_report import write_html_report
 from dnalm.io.outputs import atomic_outputs
 from dnalm.training.presets import PRESETS
-from dnalm.training.pretraining_settings import OUTPUTS, TrainingSettings
+from dnalm.training.pretraining_settings import PretrainingSettings
+from dnalm.training.trainer_settings import OUTPUTS
 
 # On a node with several GPUs, `dnalm` runs this command once per GPU under torchrun
 # (dnalm.runtime.multi_gpu); each process then trains one data-parallel rank.
@@ -31,7 +33,7 @@ def add_arguments(parser):
     model.add_argument("--config", help="a Hugging Face config.json of a causal LM to build instead")
     model.add_argument("--init-model", help="model archive (.zip) to continue pretraining from")
 
-    outputs = add_setting_options(parser, TrainingSettings)[OUTPUTS]
+    outputs = add_setting_options(parser, PretrainingSettings)[OUTPUTS]
     outputs.add_argument("--metrics", help="training metrics table to write (TSV)")
     outputs.add_argument("--loss-curve", help="loss curve to write (PNG)")
     outputs.add_argument("--report", help="HTML report to write")
@@ -49,17 +51,17 @@ def run(args):
     from dnalm.training.checkpoints import checkpoint_folder
     from dnalm.training.pretraining import ModelChoice, pretrain
 
-    settings = settings_from_args(TrainingSettings, args)
+    settings = settings_from_args(PretrainingSettings, args)
     keep_freed_memory()
     announce_device("pretrain")
     model_choice = ModelChoice(args.preset, args.config, args.init_model)
     with checkpoint_folder(args.checkpoint_dir, args.output) as checkpoints:
         result = pretrain(args.tokens, settings, model_choice, checkpoints)
         if is_main_process():
-            write_outputs(result, args)
+            write_pretraining_outputs(result, args)
 
 
-def write_outputs(result, args):
+def write_pretraining_outputs(result, args):
     """The model zip, and the metrics table, loss curve and report where asked for."""
     from dnalm.io.model_archive import pack_model_directory
     from dnalm.training import metrics, report
@@ -80,10 +82,11 @@ def write_outputs(result, args):
         if curve:
             report.plot_loss_curve(rows, curve)
         if report_path:
-            report.write_html_report(report_path, report.report_sections(result, args.input_name),
-                                     curve_png=curve)
+            sections = report.pretraining_report_sections(result, args.input_name)
+            write_html_report(report_path, sections, {"Curves": curve} if curve else None,
+                              title="DNA LM pretraining report")
     best = metrics.best_epoch(rows)
     if best:
-        print(f"best epoch {best['epoch']:.0f}: validation loss {best['val_loss']:.4f}, "
+        print(f"best epoch {best['epoch']:.2f}: validation loss {best['val_loss']:.4f}, "
               f"accuracy {best['accuracy']:.4f}", flush=True)
     print(f"model written to {args.output}", flush=True)

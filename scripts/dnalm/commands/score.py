@@ -10,20 +10,30 @@ Examples:
   dnalm score model.zip variants.tsv --ref-column ref --alt-column alt -o effects.tsv
 """
 
-from dnalm.commands.model_options import (
-    add_context_options,
-    add_distance_options,
-    add_model_argument,
-)
+from dataclasses import dataclass
+
+from dnalm.commands.model_options import add_model_argument
 from dnalm.commands.sequence_options import add_sequence_options
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
 from dnalm.inference.batches import tokenized_records
 from dnalm.inference.pair_effects import EffectScorer, EffectSettings, effect_cells
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
 from dnalm.io.variant_pairs import PAIRINGS, pairs_from_files, pairs_from_table
+from dnalm.settings import setting
 
 SCORE_COLUMNS = ("id", "n_tokens", "log_likelihood", "log_likelihood_per_token", "perplexity")
+
+
+@dataclass
+class ScoreSettings(EffectSettings):
+    """The knobs of ``dnalm score``: how pairs are scored, and how two files' records pair."""
+
+    pair_by: str = setting(
+        "auto", "how --ref and --alt records pair: 'id' (same id, each once), 'order' (n-th with "
+        "n-th, whatever the ids), or 'auto': by id when both files hold the same ids once each, "
+        "by order when the ids cannot pair (repeated, or none in common)", choices=PAIRINGS)
 
 
 def add_arguments(parser):
@@ -36,20 +46,14 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", required=True, help="tabular output (TSV)")
     parser.add_argument("--ref", default=None, help="reference sequences of variant pairs")
     parser.add_argument("--alt", default=None, help="alternative sequences of variant pairs")
-    parser.add_argument(
-        "--pair-by", choices=PAIRINGS, default="auto",
-        help="how --ref and --alt records pair: 'id' (same id, each once), 'order' (n-th with "
-        "n-th, whatever the ids), or 'auto' (default): by id when both files hold the same "
-        "ids once each, by order when the ids cannot pair (repeated, or none in common)",
-    )
     parser.add_argument("--ref-column", default=None, help="reference column of a pairs table")
     parser.add_argument("--alt-column", default=None, help="alternative column of a pairs table")
-    add_distance_options(parser)
+    add_setting_options(parser, ScoreSettings)
     add_sequence_options(parser)
-    add_context_options(parser)
 
 
 def run(args):
+    settings = settings_from_args(ScoreSettings, args)
     pairs_from_two_files = args.ref is not None or args.alt is not None
     pairs_from_one_table = args.ref_column is not None or args.alt_column is not None
     if pairs_from_two_files and (args.ref is None or args.alt is None):
@@ -58,15 +62,11 @@ def run(args):
         raise DnalmError("a pairs table needs both --ref-column and --alt-column")
     if pairs_from_two_files == (args.input is not None) or (pairs_from_one_table and args.input is None):
         raise DnalmError("give either INPUT (sequences or a pairs table) or --ref and --alt")
-    if args.distance and not (pairs_from_two_files or pairs_from_one_table):
+    if settings.distances and not (pairs_from_two_files or pairs_from_one_table):
         raise DnalmError("--distance compares variant pairs: give --ref and --alt, or a pairs "
                          "table with --ref-column and --alt-column")
-    distance_names = tuple(dict.fromkeys(args.distance or ()))  # each once, in given order
     # Pairs are read and checked before the model is loaded: bad pairs fail fast.
-    pairs = _read_pairs(args) if pairs_from_two_files or pairs_from_one_table else None
-
-    settings = EffectSettings(distance_names, args.distance_from, args.distance_pooling,
-                              args.long_sequences, args.batch_size)
+    pairs = _read_pairs(args, settings) if pairs_from_two_files or pairs_from_one_table else None
     with open_model(args.model) as model_files:
         scorer = EffectScorer(model_files, settings, "score")
         if pairs is None:
@@ -85,11 +85,11 @@ def run(args):
                 stream.write("\t".join([ref.id] + effect_cells(row, columns)) + "\n")
 
 
-def _read_pairs(args):
+def _read_pairs(args, settings):
     if args.ref is None:
         return pairs_from_table(args.input, args.ref_column, args.alt_column, args.input_format,
                                 args.id_column, args.iupac_policy)
-    pairs, how = pairs_from_files(args.ref, args.alt, args.pair_by, args.input_format,
+    pairs, how = pairs_from_files(args.ref, args.alt, settings.pair_by, args.input_format,
                                   args.iupac_policy)
     if not pairs:
         raise DnalmError(f"{args.ref} holds no sequences")

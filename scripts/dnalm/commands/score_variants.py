@@ -3,32 +3,38 @@
 
 Examples:
   dnalm score-variants model.zip calls.vcf.gz --genome hg38.fa -o effects.tsv
-  dnalm score-variants model.zip calls.vcf --genome genome.fa --distance l2 \
+  dnalm score-variants model.zip calls.vcf --genome genome.fa --distance l2 \\
       --strand both --info-fields GENE REGION -o effects.tsv --output-vcf effects.vcf.gz --bgzip
 """
 
-from dnalm.commands.model_options import (
-    add_context_options,
-    add_distance_options,
-    add_model_argument,
-)
+from dataclasses import dataclass
+
+from dnalm.commands.model_options import add_model_argument
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
-from dnalm.inference.pair_effects import EffectScorer, EffectSettings, average_rows, effect_cells
-from dnalm.io.effect_vcf import write_effect_vcf
+from dnalm.inference.pair_effects import (
+    EffectScorer,
+    EffectSettings,
+    StrandSettings,
+    effect_cells,
+)
+from dnalm.io.effect_vcf import write_effect_vcf, write_tabix_index
 from dnalm.io.model_archive import open_model
 from dnalm.io.outputs import atomic_outputs
 from dnalm.io.reference_genome import open_genome
-from dnalm.io.sequences import SequenceRecord
 from dnalm.io.variant_calls import CHR_PREFIXES, read_variant_calls
 from dnalm.io.variant_windows import (
     DEFAULT_WIDTH,
     REF_MISMATCH_POLICIES,
-    WindowCounts,
+    SKIP_REASONS,
+    VariantWindowCounts,
     variant_windows,
 )
-from dnalm.io.windows import reverse_complement
+from dnalm.settings import setting
 
-STRANDS = ("forward", "both")
+# Far beyond any DNA LM's context (the tutorial's model reads 512 tokens, ~2.5 kb): a larger
+# window is a typo, refused before the genome is read.
+MAX_WIDTH = 100_000
 VARIANT_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "window_start", "window_shift")
 DESCRIPTIONS = {
     "ref_log_likelihood": "log-likelihood of the reference window (dnalm)",
@@ -37,6 +43,21 @@ DESCRIPTIONS = {
     "l2_distance": "L2 distance between the pooled vectors of the ref and alt windows (dnalm)",
     "cosine_distance": "cosine distance between the pooled vectors of the ref and alt windows (dnalm)",
 }
+
+
+@dataclass
+class ScoreVariantsSettings(EffectSettings, StrandSettings):
+    """The knobs of ``dnalm score-variants``: the windows around the variants, and the strands
+    (``StrandSettings``) and way (``EffectSettings``) the ref/alt windows are scored."""
+
+    window: int = setting(DEFAULT_WIDTH, f"window length W in bp, 1 to {MAX_WIDTH:,}; the variant "
+                          "sits at offset (W-1)//2, as in the zero-shot tutorial", min=1,
+                          max=MAX_WIDTH, metavar="W")
+    ref_mismatch: str = setting("error", "a REF that differs from the genome: stop or skip the "
+                                "record", choices=REF_MISMATCH_POLICIES)
+    chr_prefix: str = setting(
+        "keep", "map the VCF's contig names onto the genome's: keep them, add 'chr' ('1' -> "
+        "'chr1', 'MT' -> 'chrM') or strip it ('chr1' -> '1', 'chrM' -> 'MT')", choices=CHR_PREFIXES)
 
 
 def add_arguments(parser):
@@ -48,47 +69,37 @@ def add_arguments(parser):
     parser.add_argument("--output-vcf", metavar="VCF", default=None,
                         help="also write the VCF with the effects as INFO fields (DNALM_...)")
     parser.add_argument("--bgzip", action="store_true",
-                        help="BGZF-compress --output-vcf (for bcftools, tabix, Galaxy's vcf_bgzip)")
-    parser.add_argument("--window", type=_width, default=DEFAULT_WIDTH, metavar="W",
-                        help=f"window length in bp (default: {DEFAULT_WIDTH}, the variant at "
-                        "offset (W-1)//2, as the zero-shot tutorial)")
-    parser.add_argument("--ref-mismatch", choices=REF_MISMATCH_POLICIES, default="error",
-                        help="a REF that differs from the genome: stop (default) or skip the record")
-    parser.add_argument(
-        "--chr-prefix", choices=CHR_PREFIXES, default="keep",
-        help="map the VCF's contig names onto the genome's: keep them (default), add 'chr' "
-        "('1' -> 'chr1', 'MT' -> 'chrM') or strip it ('chr1' -> '1', 'chrM' -> 'MT')",
-    )
-    parser.add_argument("--strand", choices=STRANDS, default="forward",
-                        help="forward (default), or both: the mean of the forward and the "
-                        "reverse-complement effects")
-    add_distance_options(parser)
+                        help="BGZF-compress --output-vcf (for bcftools, tabix, Galaxy's vcf_bgzip) "
+                        "and write its tabix index beside it (VCF.tbi)")
+    parser.add_argument("--no-tabix-index", dest="tabix_index", action="store_false",
+                        help="with --bgzip, no .tbi beside the VCF (Galaxy indexes a vcf_bgzip "
+                        "dataset itself)")
     parser.add_argument("--info-fields", nargs="+", default=(), metavar="FIELD",
                         help="INFO fields copied into the table, one column each")
-    add_context_options(parser)
+    add_setting_options(parser, ScoreVariantsSettings)
 
 
 def run(args):
+    settings = settings_from_args(ScoreVariantsSettings, args)
     if args.bgzip and args.output_vcf is None:
         raise DnalmError("--bgzip compresses the VCF output: give --output-vcf too")
     info_fields = tuple(dict.fromkeys(args.info_fields))
     clash = [field for field in info_fields if field in VARIANT_COLUMNS]
     if clash:
         raise DnalmError(f"INFO field '{clash[0]}' has the name of a table column")
-    counts = WindowCounts()
+    counts = VariantWindowCounts()
     # Windows are read and checked before the model is loaded: bad input fails fast.
     with open_genome(args.genome) as genome:
         calls = read_variant_calls(args.vcf, info_fields)
-        windows = list(variant_windows(calls, genome, args.window, args.ref_mismatch,
-                                       args.chr_prefix, counts))
+        windows = list(variant_windows(calls, genome, settings.window, settings.ref_mismatch,
+                                       settings.chr_prefix, counts))
     print(f"dnalm score-variants: {counts.summary()}", flush=True)
 
-    settings = EffectSettings(tuple(dict.fromkeys(args.distance or ())), args.distance_from,
-                              args.distance_pooling, args.long_sequences, args.batch_size)
     with open_model(args.model) as model_files:
         scorer = EffectScorer(model_files, settings, "score-variants")
-        rows = _effects(scorer, windows, args.strand)
-    columns = scorer.columns(with_token_counts=args.strand == "forward")
+        rows = scorer.effects([(window.ref, window.alt_window) for window in windows],
+                              settings.strand)
+    columns = scorer.columns(settings.strand)
     with atomic_outputs(args.output, args.output_vcf) as (output, output_vcf):
         with open(output, "w") as stream:
             stream.write("\t".join(VARIANT_COLUMNS + columns + info_fields) + "\n")
@@ -100,23 +111,7 @@ def run(args):
         if output_vcf is not None:
             effects = {(w.call.number, w.alt_index): row for w, row in zip(windows, rows)}
             vcf_columns = [column for column in columns if column in DESCRIPTIONS]
-            write_effect_vcf(args.vcf, output_vcf, effects, vcf_columns, DESCRIPTIONS, args.bgzip)
-
-
-def _effects(scorer, windows, strand):
-    """One row of effects per window pair; with both strands, the mean of the two."""
-    pairs = [(window.ref, window.alt_window) for window in windows]
-    if strand == "forward":
-        return scorer.effects(pairs)
-    reverse = [(SequenceRecord(ref.id, reverse_complement(ref.sequence)),
-                SequenceRecord(alt.id, reverse_complement(alt.sequence))) for ref, alt in pairs]
-    rows = scorer.effects(pairs + reverse)
-    return [average_rows(forward, backward)
-            for forward, backward in zip(rows[:len(pairs)], rows[len(pairs):])]
-
-
-def _width(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+            write_effect_vcf(args.vcf, output_vcf, effects, vcf_columns, DESCRIPTIONS,
+                             counts.skipped, SKIP_REASONS, args.bgzip)
+    if args.bgzip and args.tabix_index:
+        write_tabix_index(args.output_vcf)

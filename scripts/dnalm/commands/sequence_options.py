@@ -1,6 +1,6 @@
 """How to read a sequence input: the options of every tool that reads DNA sequences, declared once."""
 
-from dnalm.io.sequences import FORMATS, IUPAC_POLICIES
+from dnalm.io.sequences import IUPAC_POLICIES, SEQUENCE_FORMATS
 
 
 def add_sequence_options(parser, genome_mode=False):
@@ -10,7 +10,7 @@ def add_sequence_options(parser, genome_mode=False):
     which reads ambiguity letters as N unless told otherwise.
     """
     parser.add_argument(
-        "--input-format", choices=FORMATS, default=None,
+        "--input-format", choices=SEQUENCE_FORMATS, default=None,
         help="format of the sequence input (default: detected from the content)",
     )
     parser.add_argument(

@@ -5,18 +5,21 @@ genomic records into windows, tokenizes with DNABERT-2's BPE (bundled), k-mers,
 single nucleotides or your own tokenizer.json, and writes one row per sequence.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from dnalm.commands.sequence_options import add_sequence_options
+from dnalm.commands.setting_options import add_setting_options, settings_from_args
 from dnalm.errors import DnalmError
 from dnalm.io.outputs import atomic_outputs
 from dnalm.io.sequences import LetterCounts, read_sequence_pieces, read_sequences
 from dnalm.io.windows import (
     N_POLICIES,
-    WindowCounts,
+    GenomeWindowCounts,
     genome_windows,
     with_reverse_complements,
 )
+from dnalm.settings import check_settings, setting
 from dnalm.tokenization.encoding import tokenize_to_table
 from dnalm.tokenization.loading import BUNDLED, load_tokenizer
 from dnalm.tokenization.summary import (
@@ -27,104 +30,110 @@ from dnalm.tokenization.summary import (
 )
 
 DEFAULT_WINDOW = 200
+GENOME_MODE = "genome mode (off unless --genome or --window is given)"
 
 
-def add_input_arguments(parser):
-    """Options for reading sequences, shared with train-tokenizer."""
+@dataclass
+class SequenceInputSettings:
+    """How tokenize and train-tokenizer turn records into sequences: whole, or cut into windows
+    (genome mode), and with their reverse complements or not."""
+
+    genome: bool = setting(False, "cut every record into non-overlapping windows of --window bp "
+                           f"(default {DEFAULT_WINDOW})", group=GENOME_MODE)
+    window: int = setting(None, f"window length in bp (default {DEFAULT_WINDOW}); implies "
+                          "--genome. Window ids are RECORD:START-END, 0-based half-open like BED "
+                          "(chr1:0-200 is the first 200 bases)", group=GENOME_MODE, min=1,
+                          metavar="W")
+    n_policy: str = setting("drop", "drop windows that contain N (the tutorial's choice) or split "
+                            "records at N runs and window each N-free stretch", choices=N_POLICIES,
+                            group=GENOME_MODE)
+    reverse_complement: bool = setting(False, "augment: follow every sequence by its reverse "
+                                       "complement (id suffixed '(-)')")
+
+    def __post_init__(self):
+        check_settings(self)
+
+    @property
+    def genome_mode(self):
+        return self.genome or self.window is not None
+
+    @property
+    def window_length(self):
+        return DEFAULT_WINDOW if self.window is None else self.window
+
+
+@dataclass
+class TokenizeSettings(SequenceInputSettings):
+    """The knobs of ``dnalm tokenize``: the input's sequences, the tokenizer and truncation."""
+
+    tokenizer: str = setting("dnabert2", "dnabert2 (bundled, the tutorial's), kmer:K "
+                             "(non-overlapping k-mers, e.g. kmer:6), char (one token per "
+                             "nucleotide) or a tokenizer.json file",
+                             metavar="dnabert2|kmer:K|char|PATH")
+    max_length: int = setting(None, "truncate to this many tokens, [CLS] and [SEP] included (as "
+                              "transformers' truncation=True)", min=1, metavar="N")
+
+
+def add_input_arguments(parser, settings_class):
+    """The input and the options for reading it, shared with train-tokenizer, whose
+    ``settings_class`` extends ``SequenceInputSettings``."""
     parser.add_argument(
         "input", metavar="INPUT", help="FASTA or FASTQ (plain or .gz), CSV/TSV or text file"
     )
     add_sequence_options(parser, genome_mode=True)
-    genome = parser.add_argument_group("genome mode (off unless --genome or --window is given)")
-    genome.add_argument(
-        "--genome", action="store_true",
-        help=f"cut every record into non-overlapping windows of --window bp (default {DEFAULT_WINDOW})",
-    )
-    genome.add_argument(
-        "--window", type=int, metavar="W",
-        help="window length in bp; implies --genome. Window ids are RECORD:START-END, "
-        "0-based half-open like BED (chr1:0-200 is the first 200 bases)",
-    )
-    genome.add_argument(
-        "--n-policy", choices=N_POLICIES, default="drop",
-        help="drop windows that contain N (the tutorial's choice, default) or split records at "
-        "N runs and window each N-free stretch",
-    )
-    parser.add_argument(
-        "--reverse-complement", action="store_true",
-        help="augment: follow every sequence by its reverse complement (id suffixed '(-)')",
-    )
+    add_setting_options(parser, settings_class)
 
 
-def iupac_policy(args):
+def iupac_policy(args, settings):
     """What --iupac-policy means when not given: genome mode treats ambiguity letters as N."""
     if args.iupac_policy is not None:
         return args.iupac_policy
-    return "to-n" if genome_mode(args) else "error"
+    return "to-n" if settings.genome_mode else "error"
 
 
-def input_records(args, window_counts=None, letter_counts=None):
-    """The records the input options describe, windowed and augmented as asked.
+def input_records(args, settings, window_counts=None, letter_counts=None):
+    """The records the input options and ``settings`` describe, windowed and augmented as asked.
 
     Genome mode reads long records piece by piece (``read_sequence_pieces``).
     """
-    reading = (args.input, args.input_format, args.column, args.id_column, iupac_policy(args),
-               letter_counts)
-    if genome_mode(args):
-        window = window_length(args)
-        if window < 1:
-            raise DnalmError(f"--window must be at least 1 bp, not {window}")
-        records = genome_windows(read_sequence_pieces(*reading), window, args.n_policy,
-                                 window_counts)
+    reading = (args.input, args.input_format, args.column, args.id_column,
+               iupac_policy(args, settings), letter_counts)
+    if settings.genome_mode:
+        records = genome_windows(read_sequence_pieces(*reading), settings.window_length,
+                                 settings.n_policy, window_counts)
     else:
         records = read_sequences(*reading)
-    if args.reverse_complement:
+    if settings.reverse_complement:
         records = with_reverse_complements(records)
     return records
 
 
-def genome_mode(args):
-    return args.genome or args.window is not None
-
-
-def window_length(args):
-    return DEFAULT_WINDOW if args.window is None else args.window
-
-
 def add_arguments(parser):
-    add_input_arguments(parser)
+    add_input_arguments(parser, TokenizeSettings)
     parser.add_argument("-o", "--output", required=True, metavar="OUT.parquet", help="token table to write")
-    parser.add_argument(
-        "--tokenizer", default="dnabert2", metavar="dnabert2|kmer:K|char|PATH",
-        help="dnabert2 (bundled, the tutorial's; default), kmer:K (non-overlapping k-mers, "
-        "e.g. kmer:6), char (one token per nucleotide) or a tokenizer.json file",
-    )
-    parser.add_argument(
-        "--max-length", type=int, metavar="N",
-        help="truncate to N tokens, [CLS] and [SEP] included (as transformers' truncation=True)",
-    )
     parser.add_argument("--summary", metavar="S.tsv", help="write the summary as a metric/value table")
     parser.add_argument("--histogram", metavar="H.png", help="write a histogram of tokens per sequence")
 
 
 def run(args):
-    tokenizer = load_tokenizer(args.tokenizer)
-    window_counts = WindowCounts() if genome_mode(args) else None
-    letter_counts = LetterCounts() if iupac_policy(args) == "to-n" else None
-    records = input_records(args, window_counts, letter_counts)
+    settings = settings_from_args(TokenizeSettings, args)
+    tokenizer = load_tokenizer(settings.tokenizer)
+    window_counts = GenomeWindowCounts() if settings.genome_mode else None
+    letter_counts = LetterCounts() if iupac_policy(args, settings) == "to-n" else None
+    records = input_records(args, settings, window_counts, letter_counts)
     with atomic_outputs(args.output, args.summary, args.histogram) as (table, summary, histogram):
-        counts = tokenize_to_table(records, tokenizer, table, args.max_length)
+        counts = tokenize_to_table(records, tokenizer, table, settings.max_length)
         if counts.sequences == 0:
             raise DnalmError(
-                f"{args.input}: no window of {window_length(args)} bp is left "
-                f"(n-policy {args.n_policy}); try a shorter --window or --n-policy split"
+                f"{args.input}: no window of {settings.window_length} bp is left "
+                f"(n-policy {settings.n_policy}); try a shorter --window or --n-policy split"
             )
         rows = summary_rows(
-            tokenizer_name(args.tokenizer),
+            tokenizer_name(settings.tokenizer),
             tokenizer.get_vocab_size(),
             counts,
             window_counts,
-            args.reverse_complement,
+            settings.reverse_complement,
             letter_counts,
         )
         if summary:

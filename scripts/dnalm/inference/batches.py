@@ -18,9 +18,32 @@ import torch
 from dnalm.chunking import chunked
 from dnalm.errors import DnalmError
 from dnalm.io.sequences import read_sequences
-from dnalm.io.token_table import read_token_table
+from dnalm.io.token_table import is_token_table, read_token_table
+from dnalm.settings import check_settings, setting
 
 LONG_SEQUENCE_POLICIES = ("error", "truncate", "split")
+
+
+@dataclass
+class BatchSettings:
+    """How many sequences the tools that run a model (embed, score, score-variants,
+    mutagenesis) run at once."""
+
+    batch_size: int = setting(None, "sequences per forward pass (default: 128 on a CPU, 1024 on "
+                              "a GPU)", min=1)
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+@dataclass
+class ContextSettings(BatchSettings):
+    """What embed, score and score-variants do with sequences longer than the model's context."""
+
+    long_sequences: str = setting(
+        "error", "sequences longer than the model's context: stop with an error, truncate them "
+        "(with a warning), or split them into pieces whose results are combined",
+        choices=LONG_SEQUENCE_POLICIES)
 
 
 @dataclass
@@ -39,15 +62,6 @@ class Piece:
     input_ids: list
     part: int = 0
     parts: int = 1
-
-
-def is_token_table(path):
-    """Parquet files start with the magic bytes 'PAR1'."""
-    try:
-        with open(path, "rb") as stream:
-            return stream.read(4) == b"PAR1"
-    except OSError as error:
-        raise DnalmError(f"{path} cannot be opened: {error.strerror or error}") from None
 
 
 def tokenized_records(path, tokenizer, input_format=None, column=None, id_column=None,
@@ -212,30 +226,3 @@ def pad_id_of(tokenizer, config):
         if token_id is not None:
             return token_id
     return config.get("pad_token_id") or config.get("eos_token_id") or 0
-
-
-def extra_columns(path, input_format=None, column=None):
-    """The input table's columns other than the sequence/tokens (a DataFrame), or None.
-
-    They describe the records (labels, coordinates ...) and go into the AnnData
-    ``obs`` and the PCA plot's colours. FASTA and plain text have none.
-    """
-    import pandas as pd
-
-    from dnalm.io.sequences import DEFAULT_COLUMNS, detect_format
-
-    if is_token_table(path):
-        import pyarrow.parquet as pq
-
-        names = [name for name in pq.read_schema(str(path)).names if name != "input_ids"]
-        return pq.read_table(str(path), columns=names).to_pandas() if names else None
-    input_format = input_format or detect_format(path, column)
-    if input_format not in ("csv", "tsv"):
-        return None
-    table = pd.read_csv(
-        path, sep="\t" if input_format == "tsv" else ",", dtype=str, keep_default_na=False,
-        skip_blank_lines=True, encoding="utf-8-sig",
-    )
-    table.columns = [name.strip() for name in table.columns]
-    sequence_column = column or next((name for name in DEFAULT_COLUMNS if name in table.columns), None)
-    return table.drop(columns=[sequence_column]) if sequence_column in table.columns else table

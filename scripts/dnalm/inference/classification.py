@@ -11,7 +11,7 @@ import torch
 
 from dnalm.errors import DnalmError
 from dnalm.inference.classification_metrics import softmax
-from dnalm.inference.model_loading import load_model
+from dnalm.inference.model_loading import load_for_inference
 
 
 def load_classifier(model_files, device=None):
@@ -24,7 +24,7 @@ def load_classifier(model_files, device=None):
             "classification head (no score.weight): fine-tune it into a classifier with "
             "'dnalm finetune' first ('dnalm score' and 'dnalm embed' can use it as it is)"
         )
-    return load_model(AutoModelForSequenceClassification, model_files, device)
+    return load_for_inference(AutoModelForSequenceClassification, model_files, device)
 
 
 class ClassificationCollator:
@@ -49,14 +49,18 @@ class ClassificationCollator:
         return batch
 
 
-
 def predict_probabilities(model, token_ids, pad_id, batch_size=256, bf16=False):
     """Class probabilities (n, k) in input order: length-sorted batches, no gradients."""
+    return softmax(predict_logits(model, token_ids, pad_id, batch_size, bf16))
+
+
+def predict_logits(model, token_ids, pad_id, batch_size=256, bf16=False):
+    """Class logits (n, k) in input order, float32 on the CPU."""
     model.eval()
     device = next(model.parameters()).device
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
     collate = ClassificationCollator(pad_id)
-    out = np.zeros((len(token_ids), model.config.num_labels))
+    out = np.zeros((len(token_ids), model.config.num_labels), dtype=np.float32)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     with torch.inference_mode(), autocast:
         for start in range(0, len(order), batch_size):
@@ -64,5 +68,5 @@ def predict_probabilities(model, token_ids, pad_id, batch_size=256, bf16=False):
             batch = collate([{"input_ids": token_ids[i], "labels": 0} for i in chunk])
             batch.pop("labels")
             logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-            out[chunk] = softmax(logits.float().cpu().numpy())
+            out[chunk] = logits.float().cpu().numpy()
     return out

@@ -23,7 +23,7 @@ from dnalm.inference.batches import (
 )
 from dnalm.settings import check_settings, setting
 
-POOLINGS = ("mean", "max", "last", "first")
+EMBEDDING_POOLINGS = ("mean", "max", "last", "first")
 
 
 def pool(hidden, mask, pooling):
@@ -41,7 +41,7 @@ def pool(hidden, mask, pooling):
     elif pooling == "last":
         chosen = torch.where(mask, positions, -1).amax(dim=1)
     else:
-        raise DnalmError(f"unknown pooling '{pooling}' (use one of {', '.join(POOLINGS)})")
+        raise DnalmError(f"unknown pooling '{pooling}' (use one of {', '.join(EMBEDDING_POOLINGS)})")
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), chosen]
 
 
@@ -49,7 +49,7 @@ def pool(hidden, mask, pooling):
 class EmbeddingSettings:
     """How to embed: the knobs of ``dnalm embed`` (declared), then those of the code that calls it."""
 
-    pooling: str = setting("mean", "how token vectors become one vector", choices=POOLINGS)
+    pooling: str = setting("mean", "how token vectors become one vector", choices=EMBEDDING_POOLINGS)
     # -1: the final hidden state (after the last norm); 0: token embeddings
     layer: int = setting(-1, "hidden layer to read: -1 the last, 0 the token embeddings, i the "
                          "output of block i")

@@ -39,7 +39,7 @@ def load_base_model(model_files, device=None):
     """The model's decoder stack (``AutoModel``), in eval mode on ``device``."""
     from transformers import AutoModel
 
-    return load_model(AutoModel, model_files, device)
+    return load_for_inference(AutoModel, model_files, device)
 
 
 def load_causal_lm(model_files, device=None, purpose="score and generate"):
@@ -55,10 +55,10 @@ def load_causal_lm(model_files, device=None, purpose="score and generate"):
             + ("'dnalm predict' classifies with it, 'dnalm embed' " if classifier else "'dnalm embed' ")
             + "can use this model"
         )
-    return load_model(AutoModelForCausalLM, model_files, device)
+    return load_for_inference(AutoModelForCausalLM, model_files, device)
 
 
-def load_model(auto_class, model_files, device=None):
+def load_for_inference(auto_class, model_files, device=None):
     """``auto_class`` (an ``AutoModel...``) of ``model_files``: local safetensors, checked, eval mode."""
     device = torch.device(device) if device is not None else torch.device(announce_device())
     with loading_checkpoint(model_files.source):

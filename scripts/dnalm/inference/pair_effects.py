@@ -3,29 +3,69 @@
 One path for ``dnalm score --ref --alt`` and ``dnalm score-variants``, so the same
 windows give the same numbers whichever way they came in. ``EffectScorer`` holds the
 loaded model; ``effects`` turns pairs into one row per pair (column -> value), in
-input order. ``average_rows`` gives the ``--strand both`` effect: the mean of the
-forward and the reverse-complement rows.
+input order; with ``strand="both"`` each row is the mean of the forward and the
+reverse-complement effects, so every tool that scores pairs (score, score-variants,
+in-silico mutagenesis) averages the strands the same way.
 """
 
 from dataclasses import dataclass
 
-from dnalm.inference.batches import fit_to_context, pad_id_of, special_token_ids, tokenize_records
+from dnalm.inference.batches import (
+    ContextSettings,
+    fit_to_context,
+    pad_id_of,
+    special_token_ids,
+    tokenize_records,
+)
 from dnalm.inference.embedding import EmbeddingSettings
 from dnalm.inference.model_loading import default_batch_size, load_base_model, load_causal_lm
 from dnalm.inference.scoring import score_pieces
-from dnalm.inference.variant_distances import column_name, interleave, pair_distances
+from dnalm.inference.variant_distances import (
+    DISTANCE_POOLINGS,
+    DISTANCE_SOURCES,
+    DISTANCES,
+    column_name,
+    interleave,
+    pair_distances,
+)
+from dnalm.io.sequences import SequenceRecord
+from dnalm.io.windows import reverse_complement
+from dnalm.settings import check_settings, setting
 
 LOG_LIKELIHOOD_COLUMNS = ("ref_log_likelihood", "alt_log_likelihood", "delta_log_likelihood")
 TOKEN_COLUMNS = ("ref_n_tokens", "alt_n_tokens")
+STRANDS = ("forward", "both")
 
 
-@dataclass(frozen=True)
-class EffectSettings:
-    distances: tuple = ()  # names from variant_distances.DISTANCES, each once
-    distance_from: str = "hidden"
-    distance_pooling: str = "max"
-    long_sequences: str = "error"
-    batch_size: int = None  # None: the device's default
+@dataclass
+class StrandSettings:
+    """Which strands a pair is scored on (score-variants, mutagenesis)."""
+
+    strand: str = setting("forward", "forward, or both: the mean of the forward and the "
+                          "reverse-complement effects", choices=STRANDS)
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+@dataclass
+class EffectSettings(ContextSettings):
+    """How ref/alt pairs are scored (score, score-variants): the distances asked for, besides
+    the log-likelihoods, and ``ContextSettings``'s long sequences and batch size."""
+
+    distances: tuple = setting(
+        (), "also give the distance between the pooled vectors of ref and alt (columns "
+        "l2_distance, cosine_distance); a model without LM head then gives distances only",
+        choices=DISTANCES, flag="distance", several=True)
+    distance_pooling: str = setting("max", "how token vectors become one vector; max is "
+                                    "the tutorial's", choices=DISTANCE_POOLINGS)
+    distance_from: str = setting(
+        "hidden", "vectors to compare: the last hidden states (no LM head needed) or the LM "
+        "head's logits (as the tutorial's model(inputs)[0])", choices=DISTANCE_SOURCES)
+
+    def __post_init__(self):
+        self.distances = tuple(dict.fromkeys(self.distances or ()))  # each once, in given order
+        super().__post_init__()
 
 
 class EffectScorer:
@@ -46,10 +86,12 @@ class EffectScorer:
         self.pad_id = pad_id_of(self.tokenizer, model_files.config)
         self.batch_size = settings.batch_size or default_batch_size(self.model.device)
 
-    def columns(self, with_token_counts=True):
+    def columns(self, strand="forward"):
+        """The effect columns of ``effects``' rows; token counts differ by strand, so a
+        two-strand row has none."""
         columns = ()
         if self.log_likelihoods:
-            columns += LOG_LIKELIHOOD_COLUMNS + (TOKEN_COLUMNS if with_token_counts else ())
+            columns += LOG_LIKELIHOOD_COLUMNS + (TOKEN_COLUMNS if strand == "forward" else ())
         return columns + tuple(column_name(d) for d in self.settings.distances)
 
     def fitted(self, records):
@@ -60,8 +102,19 @@ class EffectScorer:
         return score_pieces(self.model, pieces, self.pad_id, batch_size=self.batch_size,
                             max_batch_tokens=64 * self.batch_size)
 
-    def effects(self, pairs):
-        """One ``{column: value}`` per ``(ref, alt)`` pair of ``SequenceRecord``s, in order."""
+    def effects(self, pairs, strand="forward"):
+        """One ``{column: value}`` per ``(ref, alt)`` pair of ``SequenceRecord``s, in order;
+        with ``strand="both"``, the mean of the pair's and its reverse complement's effects."""
+        if strand not in STRANDS:
+            raise ValueError(f"strand must be one of {STRANDS}, not {strand!r}")
+        if strand == "forward":
+            return self._effects(pairs)
+        reverse = [(_reverse_complement(ref), _reverse_complement(alt)) for ref, alt in pairs]
+        rows = self._effects(pairs + reverse)  # one batched pass over both strands
+        return [_mean_row(forward, backward)
+                for forward, backward in zip(rows[:len(pairs)], rows[len(pairs):])]
+
+    def _effects(self, pairs):
         pieces = list(self.fitted(tokenize_records(interleave(pairs), self.tokenizer)))
         scores = self.scores(pieces) if self.log_likelihoods else None
         distances = None
@@ -89,7 +142,11 @@ class EffectScorer:
         return rows
 
 
-def average_rows(forward, reverse):
+def _reverse_complement(record):
+    return SequenceRecord(record.id, reverse_complement(record.sequence))
+
+
+def _mean_row(forward, reverse):
     """The mean of two rows' effects; token counts, which differ by strand, are left out."""
     return {column: (value + reverse[column]) / 2 for column, value in forward.items()
             if column not in TOKEN_COLUMNS}

@@ -16,8 +16,8 @@ import numpy as np
 from dnalm.inference.embedding import embed_pieces
 
 DISTANCES = ("l2", "cosine")
-SOURCES = ("hidden", "logits")
-POOLINGS = ("max", "mean")
+DISTANCE_SOURCES = ("hidden", "logits")
+DISTANCE_POOLINGS = ("max", "mean")
 
 
 def column_name(distance):

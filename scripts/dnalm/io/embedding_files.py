@@ -13,7 +13,7 @@ import numpy as np
 
 from dnalm.errors import DnalmError
 
-FORMATS = ("tsv", "h5ad", "npy")
+EMBEDDING_FORMATS = ("tsv", "h5ad", "npy")
 CHUNK_ROWS = 65536
 
 
@@ -59,7 +59,7 @@ def write_embeddings(spill, path, output_format, obs_columns=None):
     elif output_format == "h5ad":
         write_h5ad(spill, path, obs_columns)
     else:
-        raise DnalmError(f"unknown output format '{output_format}' (use one of {', '.join(FORMATS)})")
+        raise DnalmError(f"unknown output format '{output_format}' (use one of {', '.join(EMBEDDING_FORMATS)})")
 
 
 def dimension_names(dim):

@@ -182,7 +182,8 @@ def _model_prefix(names, zip_path):
             return f"{folder}/"
     raise DnalmError(
         f"model {zip_path} has no config.json at its root or in a single top-level folder: "
-        "zip the files written by save_pretrained"
+        "the zip must hold a model's files (config.json, model.safetensors, tokenizer.json), "
+        "as the DNA LM tools' model outputs do, or one folder holding them"
     )
 
 

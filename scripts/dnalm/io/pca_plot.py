@@ -110,6 +110,27 @@ def write_pca_plot(matrix, path, groups=None, legend_title=None, title="Embeddin
 
 def principal_components(matrix, count, chunk_rows=CHUNK_ROWS):
     """Project ``matrix`` onto its top ``count`` components, reading it in chunks."""
+    basis = pca_basis(matrix, count, chunk_rows)
+    return basis.project(matrix, chunk_rows), basis.explained
+
+
+class PcaBasis:
+    """The top principal components of some rows: their mean, the axes, the share of variance
+    each explains; other rows can be projected onto them (generated DNA onto real DNA's)."""
+
+    def __init__(self, mean, vectors, explained):
+        self.mean, self.vectors, self.explained = mean, vectors, explained
+
+    def project(self, matrix, chunk_rows=CHUNK_ROWS):
+        points = np.concatenate([
+            (np.asarray(matrix[start:start + chunk_rows], dtype=np.float64) - self.mean)
+            @ self.vectors for start in range(0, matrix.shape[0], chunk_rows)
+        ]) if matrix.shape[0] else np.zeros((0, self.vectors.shape[1]))
+        return np.pad(points, ((0, 0), (0, len(self.explained) - points.shape[1])))
+
+
+def pca_basis(matrix, count, chunk_rows=CHUNK_ROWS):
+    """The ``PcaBasis`` of ``matrix``'s top ``count`` components, read in chunks."""
     n, dim = matrix.shape
     if n < 2:
         raise DnalmError("a PCA plot needs at least 2 sequences")
@@ -123,12 +144,7 @@ def principal_components(matrix, count, chunk_rows=CHUNK_ROWS):
     values, vectors = np.linalg.eigh(covariance)
     order = np.argsort(values)[::-1][:count]
     values, vectors = np.clip(values[order], 0, None), vectors[:, order]
-    points = np.concatenate([
-        (np.asarray(matrix[start:start + chunk_rows], dtype=np.float64) - mean) @ vectors
-        for start in range(0, n, chunk_rows)
-    ])
     explained = values / max(np.clip(np.linalg.eigvalsh(covariance), 0, None).sum(), 1e-30)
     if len(explained) < count:
         explained = np.pad(explained, (0, count - len(explained)))
-        points = np.pad(points, ((0, 0), (0, count - points.shape[1])))
-    return points, explained
+    return PcaBasis(mean, vectors, explained)

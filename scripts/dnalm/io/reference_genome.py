@@ -14,10 +14,7 @@ import shutil
 import tempfile
 
 from dnalm.errors import DnalmError
-from dnalm.io.sequences import AMBIGUITY_LETTERS
-
-# Ambiguity letters become N (windows holding N are counted).
-_AMBIGUITY_TO_N = str.maketrans(AMBIGUITY_LETTERS, "N" * len(AMBIGUITY_LETTERS))
+from dnalm.io.sequences import checked_sequence
 
 
 @contextlib.contextmanager
@@ -38,10 +35,16 @@ class ReferenceGenome:
     def __init__(self, fasta):
         self._fasta = fasta
         self.lengths = dict(zip(fasta.references, fasta.lengths))
+        self._numbers = {contig: number for number, contig in enumerate(fasta.references, start=1)}
 
     def fetch(self, contig, start, end):
-        """Bases ``start`` to ``end`` (0-based, end excluded); soft-masking is read as bases."""
-        return self._fasta.fetch(contig, start, end).upper().translate(_AMBIGUITY_TO_N)
+        """Bases ``start`` to ``end`` (0-based, end excluded), checked as ``dnalm tokenize``
+        checks a genome: soft-masking read as bases, IUPAC ambiguity letters as N (windows
+        holding N are counted), any other letter an error naming the contig and position."""
+        bases = self._fasta.fetch(contig, start, end)
+        if not bases:
+            return bases
+        return checked_sequence(bases, contig, self._numbers[contig], "to-n", start=start)
 
 
 @contextlib.contextmanager

@@ -18,22 +18,22 @@ tab in the first line means TSV, a comma CSV, otherwise one sequence per line.
 Gzip is recognised by its magic bytes, whatever the file name.
 """
 
-import csv
 import gzip
 import io
 import re
-import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dnalm.errors import DnalmError
+from dnalm.io.tables import delimiter_of, read_table
 
-FORMATS = ("fasta", "fastq", "csv", "tsv", "txt")
+SEQUENCE_FORMATS = ("fasta", "fastq", "csv", "tsv", "txt")
 # Column names tried, in order, when no --column is given: the tutorial's CSV
 # calls its sequence column "text"; many others call it "sequence".
 DEFAULT_COLUMNS = ("text", "sequence", "seq")
-ALLOWED_LETTERS = "ACGTN"
+BASES = "ACGT"
+ALLOWED_LETTERS = BASES + "N"
 # IUPAC codes for two or three possible bases; real assemblies hold a few of them.
 AMBIGUITY_LETTERS = "RYKMSWBDHV"
 IUPAC_POLICIES = ("error", "to-n")
@@ -49,6 +49,20 @@ PIECE_BASES = 1 << 20  # a long record is read this many bases (about) at a time
 class SequenceRecord(NamedTuple):
     id: str
     sequence: str
+
+
+class FastaEntry(NamedTuple):
+    """A FASTA record, or a piece of one: ``header`` is the text after ``>``."""
+
+    header: str
+    sequence: str
+    number: int  # the record's 1-based number in the file: pieces of one record share it
+    start: int  # 0-based position of ``sequence`` in its record
+
+    @property
+    def id(self):
+        """The header's first word (``record<N>`` for a bare ``>``)."""
+        return self.header.split(maxsplit=1)[0] if self.header.strip() else f"record{self.number}"
 
 
 class SequencePiece(NamedTuple):
@@ -104,8 +118,9 @@ def read_sequence_pieces(path, input_format=None, column=None, id_column=None,
 
 def _checked_pieces(path, input_format, column, id_column, iupac_policy, letter_counts,
                     piece_bases):
-    if input_format is not None and input_format not in FORMATS:
-        raise DnalmError(f"unknown input format '{input_format}' (use one of {', '.join(FORMATS)})")
+    if input_format is not None and input_format not in SEQUENCE_FORMATS:
+        raise DnalmError(f"unknown input format '{input_format}' "
+                         f"(use one of {', '.join(SEQUENCE_FORMATS)})")
     if iupac_policy not in IUPAC_POLICIES:
         raise DnalmError(f"unknown IUPAC policy '{iupac_policy}' (use one of {', '.join(IUPAC_POLICIES)})")
     letter_counts = letter_counts if letter_counts is not None else LetterCounts()
@@ -114,7 +129,8 @@ def _checked_pieces(path, input_format, column, id_column, iupac_policy, letter_
         count = 0
         with open_text(path) as stream:
             if input_format == "fasta":
-                pieces = _read_fasta(stream, path, piece_bases)
+                pieces = ((entry.id, entry.sequence, entry.number, entry.start)
+                          for entry in fasta_entries(stream, path, piece_bases))
             else:
                 if input_format == "fastq":
                     records = _read_fastq(stream, path)
@@ -212,33 +228,27 @@ def open_text(path):
     return open(path, encoding="utf-8-sig", newline=None)
 
 
-def table_rows(stream, delimiter):
-    """``csv.reader`` over a table whose cells may be whole chromosomes, beyond csv's 128 kB."""
-    csv.field_size_limit(sys.maxsize)
-    return csv.reader(stream, delimiter=delimiter)
-
-
-def _read_fasta(stream, path, piece_bases=None):
-    """Yield ``(id, sequence, number, start)``: whole records, or pieces of ``piece_bases``."""
-    record_id, chunks, size, start, number = None, [], 0, 0, 0
+def fasta_entries(stream, path, piece_bases=None):
+    """Yield the ``FastaEntry``s of an open FASTA ``stream``: whole records, or pieces of
+    ``piece_bases``. The letters are not checked here (``checked_sequence`` does that)."""
+    header, chunks, size, start, number = None, [], 0, 0, 0
     for line_number, line in enumerate(stream, start=1):
         line = line.strip()
         if line.startswith(">"):
-            if record_id is not None and (chunks or start == 0):  # an empty record is one empty piece
-                yield record_id, "".join(chunks), number, start
+            if header is not None and (chunks or start == 0):  # an empty record is one empty piece
+                yield FastaEntry(header, "".join(chunks), number, start)
             number += 1
-            record_id = line[1:].split(maxsplit=1)[0] if line[1:].strip() else f"record{number}"
-            chunks, size, start = [], 0, 0
+            header, chunks, size, start = line[1:], [], 0, 0
         elif line:
-            if record_id is None:
+            if header is None:
                 raise DnalmError(f"{path} line {line_number}: sequence text before the first '>' header")
             chunks.append(line)
             size += len(line)
             if piece_bases and size >= piece_bases:
-                yield record_id, "".join(chunks), number, start
+                yield FastaEntry(header, "".join(chunks), number, start)
                 chunks, start, size = [], start + size, 0
-    if record_id is not None and (chunks or start == 0):
-        yield record_id, "".join(chunks), number, start
+    if header is not None and (chunks or start == 0):
+        yield FastaEntry(header, "".join(chunks), number, start)
 
 
 def _read_fastq(stream, path):
@@ -286,34 +296,12 @@ def _read_lines(stream, path):
 
 
 def _read_table(stream, path, input_format, column, id_column):
-    delimiter = "\t" if input_format == "tsv" else ","
-    reader = table_rows(stream, delimiter)
-    header = next(reader, None)
-    if header is None:
-        raise DnalmError(f"{path} is empty: no header line and no sequences")
-    header = [name.strip() for name in header]
-    sequence_index = _column_index(header, column, path, "sequence", DEFAULT_COLUMNS)
-    id_index = None if id_column is None else _column_index(header, id_column, path, "id")
-    for number, row in enumerate(reader, start=1):
-        if not row:
-            continue  # csv yields [] for blank lines
-        if len(row) <= max(sequence_index, id_index or 0):
-            raise DnalmError(
-                f"{path} row {number} has {len(row)} fields but the header has {len(header)}"
-            )
-        record_id = str(number) if id_index is None else row[id_index].strip()
-        yield record_id, row[sequence_index].strip(), number
-
-
-def _column_index(header, name, path, role, fallbacks=()):
-    candidates = [name] if name is not None else list(fallbacks)
-    for candidate in candidates:
-        if candidate in header:
-            return header.index(candidate)
-    wanted = f"'{name}'" if name is not None else " or ".join(f"'{c}'" for c in fallbacks)
-    raise DnalmError(
-        f"{path} has no {role} column {wanted} (columns: {', '.join(header) or 'none'})"
-    )
+    table = read_table(stream, path, delimiter_of(input_format))
+    sequence_index = table.column([column] if column else DEFAULT_COLUMNS, "sequence")
+    id_index = None if id_column is None else table.column([id_column], "id")
+    for row in table.rows:
+        record_id = str(row.number) if id_index is None else row.cells[id_index].strip()
+        yield record_id, row.cells[sequence_index].strip(), row.number
 
 
 def _reason(error):

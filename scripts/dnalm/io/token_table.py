@@ -64,6 +64,15 @@ class TokenTableWriter:
         self.close()
 
 
+def is_token_table(path):
+    """Parquet files start with the magic bytes 'PAR1'."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(4) == b"PAR1"
+    except OSError as error:
+        raise DnalmError(f"{path} cannot be opened: {error.strerror or error}") from None
+
+
 def open_token_table(path):
     """Return ``(pyarrow.parquet.ParquetFile, tokenizer_json)`` after checking the contract."""
     try:

@@ -11,7 +11,8 @@ For a variant whose first REF base is at 0-based ``p`` on a contig of ``L`` bp:
 
 A record gives one window pair per ALT. Symbolic alleles and breakends cannot be
 spelled out as bases: they are skipped and counted, as are records whose REF differs
-from the genome when asked to skip them (by default they stop the job).
+from the genome when asked to skip them (by default they stop the job). The counts
+also keep why each skipped ALT was skipped, for the output VCF to say so.
 """
 
 from collections import Counter
@@ -36,8 +37,25 @@ class VariantWindow:
     alt_window: SequenceRecord
 
 
-class WindowCounts(Counter):
-    """What the windows' reading met: records, ALTs skipped and why, windows with N."""
+# Why an ALT got no window: the words the output VCF's DNALM_SKIPPED field holds.
+SKIP_REASONS = {"symbolic": "a symbolic allele or breakend",
+                "ref_mismatch": "REF differs from the genome",
+                "short_contig": "the contig is shorter than the window"}
+
+
+class VariantWindowCounts(Counter):
+    """What the windows' reading met: records, ALTs skipped and why, windows with N.
+
+    ``skipped`` maps ``(record number, ALT index)`` to the ``SKIP_REASONS`` key of
+    each ALT that got no window.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.skipped = {}
+
+    def skip(self, call, alt_indices, reason):
+        self.skipped.update(((call.number, index), reason) for index in alt_indices)
 
     def summary(self):
         parts = [f"{self['records']} VCF records", f"{self['windows']} ref/alt window pairs"]
@@ -59,7 +77,7 @@ def variant_windows(calls, genome, width=DEFAULT_WIDTH, ref_mismatch="error", ch
         raise DnalmError(f"the window width must be at least 1 bp, not {width}")
     if ref_mismatch not in REF_MISMATCH_POLICIES:
         raise DnalmError(f"unknown REF mismatch policy '{ref_mismatch}'")
-    counts = WindowCounts() if counts is None else counts
+    counts = VariantWindowCounts() if counts is None else counts
     for call in calls:
         counts["records"] += 1
         contig = _genome_contig(call, genome, chr_prefix)
@@ -67,18 +85,21 @@ def variant_windows(calls, genome, width=DEFAULT_WIDTH, ref_mismatch="error", ch
         first = call.pos - 1
         if not _ref_matches(call, genome, contig, first, length, ref_mismatch):
             counts["ref_mismatch"] += 1
+            counts.skip(call, range(len(call.alts)), "ref_mismatch")
             continue
         if not call.alts:
             counts["no_alt"] += 1
         for alt_index, alt in enumerate(call.alts):
             if is_symbolic(alt):
                 counts["symbolic"] += 1
+                counts.skip(call, [alt_index], "symbolic")
                 continue
             if alt.strip("ACGTN"):
                 raise DnalmError(f"variant {call.name}: ALT '{alt}' is not a DNA sequence (A, C, G, T, N)")
             window = _window(call, alt, alt_index, genome, contig, first, length, width)
             if window is None:
                 counts["short_contig"] += 1
+                counts.skip(call, [alt_index], "short_contig")
                 continue
             counts["windows"] += 1
             counts["shifted"] += window.shift != 0

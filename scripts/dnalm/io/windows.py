@@ -15,7 +15,7 @@ piece: a 250 Mbp chromosome is never held whole.
 
 Windows with N are either dropped (``drop``: the tutorial's choice) or avoided
 by cutting each N-free stretch separately (``split``). A stretch's tail shorter
-than the window is dropped. ``WindowCounts`` says how many of each.
+than the window is dropped. ``GenomeWindowCounts`` says how many of each.
 """
 
 import re
@@ -36,7 +36,7 @@ class Window(NamedTuple):
 
 
 @dataclass
-class WindowCounts:
+class GenomeWindowCounts:
     records: int = 0
     kept: int = 0
     dropped_with_n: int = 0
@@ -51,7 +51,7 @@ def genome_windows(pieces, window=200, n_policy="drop", counts=None):
     """
     if n_policy not in N_POLICIES:
         raise ValueError(f"n_policy must be one of {N_POLICIES}")
-    counts = counts if counts is not None else WindowCounts()
+    counts = counts if counts is not None else GenomeWindowCounts()
     for _, record_pieces in groupby(pieces, key=attrgetter("number")):
         counts.records += 1
         yield from _record_windows(record_pieces, window, n_policy == "split", counts)

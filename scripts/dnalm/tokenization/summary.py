@@ -11,7 +11,7 @@ from dnalm.io.plotting import pyplot
 
 def summary_rows(tokenizer_name, vocab_size, counts, windows=None, reverse_complement=False,
                  letters=None):
-    """Return ``[(metric, value), ...]`` from ``TokenizeCounts``, ``WindowCounts`` and
+    """Return ``[(metric, value), ...]`` from ``TokenizeCounts``, ``GenomeWindowCounts`` and
     ``LetterCounts`` (IUPAC ambiguity letters read as N; None when they were refused)."""
     histogram = counts.tokens_per_sequence
     rows = [("tokenizer", tokenizer_name), ("vocabulary size", vocab_size)]

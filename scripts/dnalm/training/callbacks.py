@@ -16,10 +16,12 @@ def format_seconds(seconds):
 class ProgressLines(TrainerCallback):
     """One line per logging step in the job log: epoch, step, loss, tokens/s, ETA.
 
-    The ETA is that of the steps left, or of the ``time_budget`` (a ``TimeBudget``)
-    where that ends the run sooner: a budget of minutes under 50 epochs would
-    otherwise announce hours. It also writes ``tokens_per_second`` into the Trainer's log history, which
-    is saved in every checkpoint, so the metrics table survives a resume.
+    Where the ``time_budget`` (a ``TimeBudget``) will end the run before its last
+    step, the line counts towards the budget's end instead, estimated from the pace
+    so far (``epoch 0.20/~2.8 step 312/~4370 (time budget)``): 50 epochs and 78,400
+    steps would announce a run that the budget stops at epoch 2.8, and hours for
+    minutes. It also writes ``tokens_per_second`` into the Trainer's log history,
+    which is saved in every checkpoint, so the metrics table survives a resume.
     """
 
     def __init__(self, print_fn=print, time_budget=None):
@@ -44,16 +46,10 @@ class ProgressLines(TrainerCallback):
             speed = tokens / seconds if seconds > 0 else float("nan")
             entry["tokens_per_second"] = speed
             self._last = (now, state.num_input_tokens_seen)
-            done = state.global_step - self._start_step
-            left = state.max_steps - state.global_step
-            eta = (now - self._start) / done * left if done else float("nan")
-            if self.time_budget is not None:
-                eta = min(eta, self.time_budget.seconds_left())
             self.print(
-                f"epoch {state.epoch:.2f}/{args.num_train_epochs:g}  "
-                f"step {state.global_step}/{state.max_steps}  loss {logs['loss']:.4f}  "
+                f"{self.position(args, state, now)}  loss {logs['loss']:.4f}  "
                 f"lr {logs.get('learning_rate', float('nan')):.2e}  "
-                f"tokens/s {speed:,.0f}  ETA {format_seconds(eta)}",
+                f"tokens/s {speed:,.0f}  ETA {format_seconds(self.eta(state, now))}",
                 flush=True,
             )
         if "eval_loss" in logs:
@@ -63,6 +59,38 @@ class ProgressLines(TrainerCallback):
                 f"accuracy {logs.get('eval_accuracy', float('nan')):.4f}",
                 flush=True,
             )
+
+    def steps_per_second(self, state, now):
+        done = state.global_step - self._start_step
+        return done / (now - self._start) if done and now > self._start else float("nan")
+
+    def budget_end_step(self, state, now):
+        """The step at which the time budget will stop the run at this pace, or None if
+        there is no budget or the run's last step comes first."""
+        if self.time_budget is None or not math.isfinite(self.time_budget.seconds_left()):
+            return None
+        pace = self.steps_per_second(state, now)
+        if not math.isfinite(pace):
+            return None
+        end = state.global_step + pace * self.time_budget.training_seconds_left(state)
+        return end if end < state.max_steps else None
+
+    def position(self, args, state, now):
+        """``epoch E/END  step S/END``: the ends are the budget's where it stops the run first."""
+        end = self.budget_end_step(state, now)
+        if end is None:
+            return (f"epoch {state.epoch:.2f}/{args.num_train_epochs:g}  "
+                    f"step {state.global_step}/{state.max_steps}")
+        epochs_per_step = state.epoch / state.global_step if state.global_step else 0.0
+        return (f"epoch {state.epoch:.2f}/~{end * epochs_per_step:.1f}  "
+                f"step {state.global_step}/~{end:.0f} (time budget)")
+
+    def eta(self, state, now):
+        """Seconds to the last step at this pace, or to the budget's end where that comes first."""
+        eta = (state.max_steps - state.global_step) / self.steps_per_second(state, now)
+        if self.time_budget is not None:
+            eta = min(eta, self.time_budget.seconds_left())
+        return eta
 
 
 class TimeBudget(TrainerCallback):
@@ -89,6 +117,7 @@ class TimeBudget(TrainerCallback):
         self.evaluation_seconds = self.save_seconds = None  # measured, once there is one
         self._mark = None
         self._start = None  # share_spent() is 0 until training begins
+        self._tokens_at_start, self._save_estimate = 0, 0.0  # set as training begins
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self._start = time.perf_counter()
@@ -129,6 +158,11 @@ class TimeBudget(TrainerCallback):
         if not self.seconds or self._start is None:
             return float("inf")
         return max(0.0, self.seconds - (time.perf_counter() - self._start))
+
+    def training_seconds_left(self, state):
+        """Seconds of training left before the budget stops it (its reserve kept back)."""
+        elapsed = time.perf_counter() - self._start
+        return max(0.0, self.seconds - elapsed - self.reserve(state, elapsed))
 
     def on_step_end(self, args, state, control, **kwargs):
         if not self.seconds:

@@ -5,7 +5,7 @@ import csv
 from dnalm.inference.classification_metrics import METRIC_NAMES
 from dnalm.io.plotting import pyplot, show_at_least
 
-COLUMNS = ("epoch", "step", "train_loss", "val_loss", *METRIC_NAMES, "learning_rate",
+HISTORY_COLUMNS = ("epoch", "step", "train_loss", "val_loss", *METRIC_NAMES, "learning_rate",
            "tokens_per_second")
 
 
@@ -32,10 +32,10 @@ def epoch_rows(log_history):
 def write_epoch_table(rows, path):
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(HISTORY_COLUMNS)
         for row in rows:
             writer.writerow(["" if row.get(c) is None else
-                             f"{row[c]:.6g}" if isinstance(row[c], float) else row[c] for c in COLUMNS])
+                             f"{row[c]:.6g}" if isinstance(row[c], float) else row[c] for c in HISTORY_COLUMNS])
 
 
 def plot_curves(rows, path, best_metric="loss"):

@@ -3,7 +3,8 @@
 ``finetune`` is the whole run without any output writing (the command writes
 the model zip, metrics, curves and report from the returned
 ``FinetuneResult``), as ``pretraining.pretrain`` is for pretraining. The
-pieces: ``classification_data`` (labelled rows, classes, token ids),
+pieces: ``dnalm.io.labelled_sequences`` (labelled rows, classes, token ids),
+``classification_data`` (the datasets and the validation split),
 ``classifier_model`` (the head and what trains), ``finetuning`` (the settings
 and the Trainer recipe).
 """
@@ -21,7 +22,7 @@ from dnalm.io.model_archive import open_model
 from dnalm.runtime.hardware import attention_implementation
 from dnalm.settings import settings_summary
 from dnalm.training import classifier_model
-from dnalm.training.classification_data import class_indices, class_names, token_ids
+from dnalm.io.labelled_sequences import class_indices, class_names, token_ids
 from dnalm.training.finetuning import (FinetuneRun, auto_eval_batch_size, bf16_pays, examples,
                                        train_classifier)
 from dnalm.training.report import readable_setting, time_and_hardware
@@ -91,7 +92,7 @@ def evaluate_test(model, token_ids, class_indices, pad_id):
     return values
 
 
-def report_sections(settings, run, facts, test_values):
+def finetuning_report_sections(settings, run, facts, test_values):
     """The report's tables for a ``finetuning.FinetuneRun``: data, model, settings, result."""
     sections = {
         "Data": {"training table": facts["train"],

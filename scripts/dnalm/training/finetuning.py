@@ -20,19 +20,20 @@ from transformers import Trainer, TrainerCallback
 
 from dnalm.inference.classification import ClassificationCollator
 from dnalm.inference.classification_metrics import SELECTION_METRICS, classification_metrics, softmax
-from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS, use_bf16
-from dnalm.settings import check_settings, setting
+from dnalm.runtime.hardware import use_bf16
+from dnalm.settings import setting
 from dnalm.training.callbacks import NothingLearned, ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.classifier_model import METHODS
-from dnalm.training import trainer_arguments
 from dnalm.training.trainer import without_default_printers
+from dnalm.training.trainer_settings import SPEED, TRAINING, TrainerSettings, build_training_arguments
 
 TUTORIAL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
 @dataclass
-class FinetuneSettings:
-    """Every knob of ``dnalm finetune``; the defaults are the tutorial's."""
+class FinetuneSettings(TrainerSettings):
+    """Every knob of ``dnalm finetune`` (``TrainerSettings``'s shared ones and its own); the
+    defaults are the tutorial's."""
 
     method: str = setting("lora", "what trains: LoRA adapters + head (tutorial), every weight "
                           "(full), or the head on a frozen backbone (head: a linear probe)",
@@ -46,41 +47,25 @@ class FinetuneSettings:
                                  group="method")
     new_head: bool = setting(False, "start from a new classification head even where the "
                              "checkpoint's own head has the same classes", group="method")
-    epochs: float = setting(3.0, "maximum number of epochs (tutorial: 3)", group="training",
+    epochs: float = setting(3.0, "maximum number of epochs (tutorial: 3)", group=TRAINING,
                             above=0)
-    batch_size: int = setting(16, "sequences per optimiser step (tutorial: 16)", group="training",
+    batch_size: int = setting(16, "sequences per optimiser step (tutorial: 16)", group=TRAINING,
                               min=1)
-    learning_rate: float = setting(1e-5, "peak learning rate (tutorial: 1e-5)", group="training",
+    learning_rate: float = setting(1e-5, "peak learning rate (tutorial: 1e-5)", group=TRAINING,
                                    min=0)
-    weight_decay: float = setting(0.0, "AdamW weight decay (tutorial: 0)", group="training", min=0)
+    weight_decay: float = setting(0.0, "AdamW weight decay (tutorial: 0)", group=TRAINING, min=0)
     warmup_ratio: float = setting(0.0, "share of the steps spent warming the learning rate up",
-                                  group="training", min=0, below=1)
+                                  group=TRAINING, min=0, below=1)
     best_metric: str = setting("loss", "validation metric that picks the best epoch (tutorial: "
-                               "loss)", choices=tuple(SELECTION_METRICS), group="training")
+                               "loss)", choices=tuple(SELECTION_METRICS), group=TRAINING)
     early_stopping_patience: int = setting(3, "epochs without a better validation metric before "
                                            "stopping (tutorial: 3; 0 = never stop early)",
-                                           group="training", min=0)
+                                           group=TRAINING, min=0)
     validation_fraction: float = setting(0.1, "share of the training rows held out for "
                                          "validation when no --validation table is given",
-                                         group="training", above=0, below=1)
-    seed: int = setting(42, "seed of the head, the adapters, dropout and the batch order",
-                        group="training")
-    time_budget_minutes: float = setting(0.0, "minutes after which training stops cleanly and "
-                                         "keeps the best epoch so far (0 = no limit)",
-                                         group="training", flag="time_budget", min=0)
-    max_steps: int = setting(-1, "stop after this many optimiser steps (-1 = run the epochs)",
-                             group="training", min=-1)
-    precision: str = setting("auto", "auto = bf16 mixed precision where the hardware has it "
-                             "(GPUs, CPUs with AMX), else fp32", choices=PRECISIONS, group="speed")
-    attention: str = setting("auto", "attention kernels (auto: as 'dnalm pretrain' chooses)",
-                             choices=ATTENTION_CHOICES, group="speed")
+                                         group=TRAINING, above=0, below=1)
     eval_batch_size: int = setting(0, "sequences per evaluation pass (0 = 256 on a CPU, 1024 on "
-                                   "a GPU)", group="speed", min=0)
-    logging_steps: int = setting(0, "optimiser steps between progress lines (0 = about ten per "
-                                 "epoch)", group="speed", min=0)
-
-    def __post_init__(self):
-        check_settings(self)
+                                   "a GPU)", group=SPEED, min=0)
 
 
 def examples(token_ids, class_indices, sort_by_length=False):
@@ -176,8 +161,9 @@ def auto_eval_batch_size():
     return 1024 if torch.cuda.is_available() else 256
 
 
-def training_arguments(settings, steps_per_epoch, output_dir, bf16=False):
-    return trainer_arguments.training_arguments(
+def finetuning_arguments(settings, output_dir, steps_per_epoch, bf16=False):
+    """The fine-tuning recipe's ``TrainingArguments``: no checkpoints, batches of similar length."""
+    return build_training_arguments(
         settings, output_dir, steps_per_epoch,
         per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.eval_batch_size or auto_eval_batch_size(),
@@ -211,7 +197,7 @@ def train_classifier(model, train_set, validation_set, settings, pad_id, scratch
     """
     steps_per_epoch = max(1, math.ceil(len(train_set) / settings.batch_size))
     bf16 = bf16_pays(settings.precision, model.config.hidden_size)
-    arguments = training_arguments(settings, steps_per_epoch, scratch, bf16)
+    arguments = finetuning_arguments(settings, scratch, steps_per_epoch, bf16)
     best = BestEpoch(model, settings.best_metric, settings.early_stopping_patience, print_fn)
     budget = TimeBudget(settings.time_budget_minutes, print_fn)
     trainer = without_default_printers(Trainer(

@@ -9,7 +9,7 @@ mean training loss of that epoch).
 import csv
 import math
 
-COLUMNS = (
+METRIC_TABLE_COLUMNS = (
     "kind",
     "epoch",
     "step",
@@ -27,7 +27,7 @@ def perplexity(loss):
 
 
 def metrics_rows(log_history):
-    """Rows of ``COLUMNS`` (``None`` where a value does not apply) in step order."""
+    """Rows of ``METRIC_TABLE_COLUMNS`` (``None`` where a value does not apply) in step order."""
     rows, epoch_losses = [], []
     for entry in log_history:
         if "loss" in entry:
@@ -60,7 +60,7 @@ def metrics_rows(log_history):
                     tokens_per_second=_epoch_speed(rows),
                 )
             )
-    return [{column: row.get(column) for column in COLUMNS} for row in rows]
+    return [{column: row.get(column) for column in METRIC_TABLE_COLUMNS} for row in rows]
 
 
 def _epoch_speed(rows):
@@ -77,9 +77,9 @@ def _epoch_speed(rows):
 def write_metrics_tsv(rows, path):
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(METRIC_TABLE_COLUMNS)
         for row in rows:
-            writer.writerow([_cell(row[column]) for column in COLUMNS])
+            writer.writerow([_cell(row[column]) for column in METRIC_TABLE_COLUMNS])
 
 
 def _cell(value):

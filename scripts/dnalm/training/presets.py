@@ -126,7 +126,7 @@ def build_model(config, dtype=torch.float32, attention="sdpa", experts="grouped_
     return AutoModelForCausalLM.from_config(config, dtype=dtype)
 
 
-def load_model(model_dir, dtype=torch.float32, attention="sdpa", experts="grouped_mm"):
+def load_model_to_continue(model_dir, dtype=torch.float32, attention="sdpa", experts="grouped_mm"):
     """Load a saved model directory (safetensors only) to continue pretraining."""
     kwargs = dict(dtype=dtype, attn_implementation=attention, use_safetensors=True,
                   local_files_only=True, trust_remote_code=False)

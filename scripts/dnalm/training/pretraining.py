@@ -4,7 +4,7 @@
 command writes the model, metrics, curve and report from the returned
 ``PretrainResult``). The pieces: ``data`` (token ids, split), ``presets``
 (which model), ``trainer`` (the Trainer recipe), ``checkpoints`` (where and
-whose), ``pretraining_settings`` (every knob).
+whose), ``pretraining_settings`` (every knob, on ``trainer_settings``' shared ones).
 """
 
 import json
@@ -16,12 +16,13 @@ from transformers import set_seed
 from dnalm.errors import DnalmError
 from dnalm.runtime.hardware import attention_implementation, experts_implementation, use_bf16
 from dnalm.settings import settings_summary
-from dnalm.training import checkpoints, data, presets
+from dnalm.training import checkpoints, presets, token_data, validation_split
+from dnalm.training.token_files import SequenceDataset
 from dnalm.training.packing import auto_row_length
-from dnalm.training.pretraining_settings import TrainingSettings
+from dnalm.training.pretraining_settings import PretrainingSettings
 from dnalm.training.trainer import TrainingRun, micro_batching, run_trainer
 
-__all__ = ["ModelChoice", "PretrainResult", "TrainingSettings", "micro_batching", "pretrain"]
+__all__ = ["ModelChoice", "PretrainResult", "PretrainingSettings", "micro_batching", "pretrain"]
 
 # Settings a resumed run may change without becoming another run.
 MAY_CHANGE_ON_RESUME = ("epochs", "time_budget_minutes", "max_steps", "logging_steps",
@@ -47,11 +48,11 @@ class PretrainResult:
 
     run: TrainingRun
     tokenizer: object  # transformers tokenizer, saved beside the model
-    settings: TrainingSettings  # as used: model defaults and row length filled in
+    settings: PretrainingSettings  # as used: model defaults and row length filled in
     model_source: str
     parameters: tuple  # (total, active per token)
     token_table: str
-    lengths: data.LengthStats  # tokens per sequence, all sequences
+    lengths: token_data.LengthStats  # tokens per sequence, all sequences
     n_train: int
     n_validation: int
     split: str  # how validation was chosen, in words
@@ -68,36 +69,36 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     if not Path(tokens).is_file():
         raise DnalmError(f"token table {tokens} does not exist")
     settings = settings.with_model_defaults(model_choice.preset_for_defaults())
-    # The token ids are read from unlinked files beside the checkpoints (see data).
-    token_data = data.read_token_data(tokens, Path(checkpoint_folder.path).parent,
-                                      settings.validation_contigs)
-    tokenizer = token_data.tokenizer
+    # The token ids are read from unlinked files beside the checkpoints (see token_data).
+    corpus = token_data.read_token_data(tokens, Path(checkpoint_folder.path).parent,
+                                        settings.validation_contigs)
+    tokenizer = corpus.tokenizer
     bf16 = use_bf16(settings.precision)
     attention = attention_implementation(settings.attention, bf16)
     set_seed(settings.seed)
     model, model_source = build_or_load_model(
         model_choice, tokenizer, attention, experts_implementation(settings.experts, bf16), tokens)
-    data.check_fits_model(token_data, model.config, tokens)
+    token_data.check_fits_model(corpus, model.config, tokens)
     total, active = presets.count_parameters(model)
     print_fn(f"model: {model.config.model_type} ({model_source}), {total:,} parameters, "
              f"{active:,} active per token", flush=True)
 
-    split = data.split_train_validation(
-        token_data, settings.validation_fraction, settings.seed, settings.validation_contigs,
+    split = validation_split.split_train_validation(
+        corpus, settings.validation_fraction, settings.seed, settings.validation_contigs,
         settings.max_validation_sequences)
     print_fn(f"validation: {split.description}", flush=True)
     if not settings.row_length:
-        settings = replace(settings, row_length=auto_row_length([token_data.lengths.longest]))
-    checkpoints.claim(checkpoint_folder, run_fingerprint(
+        settings = replace(settings, row_length=auto_row_length([corpus.lengths.longest]))
+    checkpoints.claim(checkpoint_folder, pretraining_fingerprint(
         tokens, model_source, model.config, settings), print_fn)
-    train_set = data.SequenceDataset(token_data.sequences, split.train)
-    validation_set = data.SequenceDataset(token_data.sequences, split.validation)
+    train_set = SequenceDataset(corpus.sequences, split.train)
+    validation_set = SequenceDataset(corpus.sequences, split.validation)
     hf_tokenizer = to_transformers(tokenizer)
     run = run_trainer(model, hf_tokenizer, train_set, validation_set, settings,
                       settings.row_length, checkpoint_folder.path, print_fn)
     return PretrainResult(
         run=run, tokenizer=hf_tokenizer, settings=settings, model_source=model_source,
-        parameters=(total, active), token_table=Path(tokens).name, lengths=token_data.lengths,
+        parameters=(total, active), token_table=Path(tokens).name, lengths=corpus.lengths,
         n_train=len(train_set), n_validation=len(validation_set), split=split.description,
     )
 
@@ -115,7 +116,8 @@ def build_or_load_model(choice, tokenizer, attention, experts, data_source):
                     "use 'dnalm finetune' to train a classifier further")
             check_same_tokenizer(model_files.tokenizer(), tokenizer, choice.init_model,
                                  data_source)
-            model = presets.load_model(model_files.directory, attention=attention, experts=experts)
+            model = presets.load_model_to_continue(model_files.directory, attention=attention,
+                                                   experts=experts)
         return model, f"continued from {Path(choice.init_model).name}"
     if choice.config:
         config = presets.config_from_file(choice.config)
@@ -128,12 +130,12 @@ def build_or_load_model(choice, tokenizer, attention, experts, data_source):
     return presets.build_model(config, attention=attention, experts=experts), source
 
 
-def run_fingerprint(tokens, model_source, config, settings):
+def pretraining_fingerprint(tokens, model_source, config, settings):
     """What makes a rerun the same run, to resume: data, model and the settings that count."""
     counted = {name: value for name, value in settings_summary(settings).items()
                if name not in MAY_CHANGE_ON_RESUME}
     return checkpoints.run_fingerprint(
-        Path(tokens).stat().st_size, data.first_ids(tokens), model_source, config.to_dict(),
+        Path(tokens).stat().st_size, token_data.first_ids(tokens), model_source, config.to_dict(),
         counted)
 
 

@@ -1,5 +1,8 @@
 """Every knob of a pretraining run, declared once: default, help and allowed values.
 
+The knobs fine-tuning shares (precision, attention, time budget, ...) are
+``trainer_settings.TrainerSettings``'s, which ``PretrainingSettings`` extends.
+
 ``dnalm pretrain`` makes its options from these fields
 (``dnalm.commands.setting_options``); the Galaxy tool passes the options of the
 same names. Defaults are the tutorial's, except four that depend on the
@@ -11,8 +14,8 @@ cpu-dense is the CPU recipe measured on the yeast genome.
 
 from dataclasses import dataclass, replace
 
-from dnalm.runtime.hardware import ATTENTION_CHOICES, PRECISIONS
-from dnalm.settings import check_settings, setting
+from dnalm.settings import setting
+from dnalm.training.trainer_settings import SPEED, TRAINING, TrainerSettings
 
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 EXPERTS_CHOICES = ("grouped_mm", "batched_mm", "eager")
@@ -32,10 +35,6 @@ PRESET_DEFAULTS = {
                       warmup_ratio=0.05),
 }
 
-TRAINING = "training (defaults are the tutorial's)"
-SPEED = "speed"
-OUTPUTS = "outputs"
-
 
 def _by_model(name):
     presets = "; ".join(f"{values[name]:g} for {preset}" for preset, values in PRESET_DEFAULTS.items())
@@ -43,8 +42,9 @@ def _by_model(name):
 
 
 @dataclass
-class TrainingSettings:
-    """How to train; ``with_model_defaults`` fills in the model-dependent ``None`` defaults."""
+class PretrainingSettings(TrainerSettings):
+    """How to pretrain (besides ``TrainerSettings``'s shared knobs); ``with_model_defaults``
+    fills in the model-dependent ``None`` defaults."""
 
     epochs: float = setting(50, "maximum number of epochs", group=TRAINING, above=0)
     batch_size: int = setting(None, f"sequences per batch {_by_model('batch_size')}",
@@ -77,16 +77,6 @@ class TrainingSettings:
         2000, "validate on at most this many of the held-out sequences (a seeded sample; the rest "
         "are not trained on either), so each evaluation stays short on large corpora; 0 = all",
         group=TRAINING, min=0)
-    seed: int = setting(42, "seed of the split, initialisation and order", group=TRAINING)
-    time_budget_minutes: float = setting(
-        0, "minutes of training after which it stops cleanly and keeps the best model so far "
-        "(0 = no limit)", group=TRAINING, flag="time_budget", min=0)
-    max_steps: int = setting(-1, "stop after this many optimiser steps (-1 = run the epochs)",
-                             group=TRAINING, min=-1)
-
-    precision: str = setting(
-        "auto", "auto = bf16 mixed precision where the hardware has it (GPUs, CPUs with AMX or "
-        "AVX512-BF16), else fp32", choices=PRECISIONS, group=SPEED)
     compile: bool = setting(False, "compile the model with torch.compile (batches then get "
                             "one fixed shape)", group=SPEED)
     compile_mode: str = setting(
@@ -96,20 +86,10 @@ class TrainingSettings:
     row_length: int = setting(
         0, "tokens per packed row (sequences are packed, never split); 0 = twice the longest "
         "sequence", group=SPEED, min=0)
-    attention: str = setting(
-        "auto", "auto = flash-attn on a GPU in bf16 where installed, else PyTorch's fused SDPA, "
-        "or eager on a CPU in bf16 (faster there)", choices=ATTENTION_CHOICES, group=SPEED)
     experts: str = setting("grouped_mm", "how mixture-of-experts layers run (eager = "
                            "per-expert loop)", choices=EXPERTS_CHOICES, group=SPEED)
     dataloader_workers: int = setting(0, "processes preparing batches (0 = the training "
                                       "process itself)", group=SPEED, min=0)
-
-    logging_steps: int = setting(
-        0, "optimiser steps between progress lines (0 = about ten per epoch)", group=OUTPUTS,
-        min=0)
-
-    def __post_init__(self):
-        check_settings(self)
 
     def with_model_defaults(self, preset=None):
         """A copy where the model-dependent knobs left at ``None`` take ``preset``'s values."""

@@ -1,9 +1,5 @@
 """How training went, for people: a loss-curve PNG and a self-contained HTML report, and its content."""
 
-import base64
-import html
-import io
-
 from dnalm.io.plotting import pyplot, show_at_least
 from dnalm.runtime.hardware import compile_mode
 
@@ -33,40 +29,7 @@ def plot_loss_curve(rows, path, title="Pretraining"):
     plt.close(figure)
 
 
-def write_html_report(path, sections, curve_png=None, title="DNA LM pretraining report"):
-    """``sections``: ``{heading: {label: value}}``, shown as two-column tables."""
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse;margin-bottom:1.5em}"
-        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
-        "td:last-child{font-family:monospace}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    if curve_png is not None:
-        encoded = base64.b64encode(_read_bytes(curve_png)).decode("ascii")
-        parts.append("<h2>Curves</h2>")
-        parts.append(f'<img alt="loss curve" src="data:image/png;base64,{encoded}">')
-    for heading, table in sections.items():
-        parts.append(f"<h2>{html.escape(heading)}</h2><table>")
-        for label, value in table.items():
-            parts.append(f"<tr><th>{html.escape(str(label))}</th><td>{html.escape(str(value))}</td></tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(parts) + "\n")
-
-
-def _read_bytes(source):
-    if isinstance(source, io.BytesIO):
-        return source.getvalue()
-    with open(source, "rb") as handle:
-        return handle.read()
-
-
-def report_sections(result, input_name=None):
+def pretraining_report_sections(result, input_name=None):
     """The report's tables for a ``pretraining.PretrainResult``: data, model, settings, result.
 
     ``input_name`` names the token table (Galaxy's dataset name); default: its file name.
@@ -122,7 +85,7 @@ def report_sections(result, input_name=None):
                               else "off"),
         },
         "Result": {
-            "best epoch": f"{best['epoch']:.0f}" if best else "none evaluated",
+            "best epoch": f"{best['epoch']:.2f}" if best else "none evaluated",
             "best validation loss": f"{best['val_loss']:.4f}" if best else "",
             "best validation perplexity": f"{best['perplexity']:.3f}" if best else "",
             "best validation accuracy": f"{best['accuracy']:.4f}" if best else "",

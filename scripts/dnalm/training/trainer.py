@@ -24,13 +24,13 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnalm.runtime.hardware import compile_mode, use_bf16
 from dnalm.runtime.multi_gpu import world_size
-from dnalm.training import trainer_arguments
 from dnalm.training.budget_schedule import ScheduleWithinBudget
 from dnalm.training.callbacks import AnnouncedEarlyStopping, ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.checkpoints import last_complete_checkpoint
 from dnalm.training.loss import CausalLMLoss
 from dnalm.training.packing import IGNORE_INDEX, PackedCollator, fixed_shape_collator
 from dnalm.training.sampling import EpochPermutation
+from dnalm.training.trainer_settings import build_training_arguments
 
 FEW_STEPS_PER_EPOCH = 10  # fewer, and the job log says what to lower
 # Sequences per forward pass at most (--micro-batch-size 0). On a GPU of 40 GiB or more the
@@ -89,10 +89,11 @@ def steps_per_epoch(n_sequences, settings):
     return max(1, -(-batches // accumulation))
 
 
-def training_arguments(settings, checkpoint_dir, epoch_steps):
+def pretraining_arguments(settings, checkpoint_dir, epoch_steps, **overrides):
+    """The pretraining recipe's ``TrainingArguments``: micro-batching, checkpoints every epoch,
+    the best model by validation loss; ``overrides`` replace any of them (the benches')."""
     micro, accumulation = micro_batching(settings)
-    return trainer_arguments.training_arguments(
-        settings, checkpoint_dir, epoch_steps,
+    recipe = dict(
         per_device_train_batch_size=micro,
         per_device_eval_batch_size=micro,
         gradient_accumulation_steps=accumulation,
@@ -110,6 +111,7 @@ def training_arguments(settings, checkpoint_dir, epoch_steps):
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=settings.dataloader_workers,
     )
+    return build_training_arguments(settings, checkpoint_dir, epoch_steps, **{**recipe, **overrides})
 
 
 def without_default_printers(trainer):
@@ -179,8 +181,8 @@ def make_trainer(model, tokenizer, train_set, validation_set, settings, row_leng
 
     ``time_budget`` (a ``TimeBudget``) stops the run and ends its learning-rate schedule.
     """
-    arguments = training_arguments(settings, checkpoint_dir,
-                                   steps_per_epoch(len(train_set), settings))
+    arguments = pretraining_arguments(settings, checkpoint_dir,
+                                      steps_per_epoch(len(train_set), settings))
     trainer = PretrainingTrainer(
         model=model,
         args=arguments,
