@@ -35,3 +35,17 @@ def expect_error(capsys, argv, message, outputs):
     assert message in err, err
     for path in outputs:
         assert not Path(path).exists()
+
+
+def read_rows(path):
+    """A tool's TSV output as a list of ``{column: text}``."""
+    import csv
+
+    with open(path) as stream:
+        return list(csv.DictReader(stream, delimiter="\t"))
+
+
+def write_fasta(path, records):
+    """``records`` (``(name, sequence)`` pairs) as a one-line-per-sequence FASTA at ``path``."""
+    path.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in records))
+    return path

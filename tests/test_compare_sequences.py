@@ -15,7 +15,7 @@ from dnalm.analysis.generated_sequences import (
 from dnalm.cli import main
 from dnalm.io.pca_plot import pca_basis, principal_components
 from dnalm.io.windows import reverse_complement
-from helpers import expect_error
+from helpers import expect_error, write_fasta
 
 RNG = np.random.default_rng(7)
 
@@ -93,17 +93,16 @@ def test_the_pca_of_the_real_windows_is_their_own_and_others_are_projected():
     assert np.allclose(basis.project(other), (other - real.mean(0)) @ basis.vectors)
 
 
-def write_fasta(path, sequences):
-    path.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(sequences, start=1)))
-    return path
+def write_numbered(path, sequences):
+    return write_fasta(path, [(f"s{i}", s) for i, s in enumerate(sequences, start=1)])
 
 
 def test_the_command_writes_a_row_per_set_real_first(tmp_path, genome):
     contigs, _ = genome
     genome_fa = tmp_path / "genome.fa"
     genome_fa.write_text("".join(f">c{i}\n{c}\n" for i, c in enumerate(contigs)))
-    copied = write_fasta(tmp_path / "copied.fa", [contigs[0][i:i + 100] for i in (0, 500, 900)])
-    new = write_fasta(tmp_path / "new.fa", [random_dna(100) for _ in range(4)])
+    copied = write_numbered(tmp_path / "copied.fa", [contigs[0][i:i + 100] for i in (0, 500, 900)])
+    new = write_numbered(tmp_path / "new.fa", [random_dna(100) for _ in range(4)])
     out, per_sequence, pca, pca_table = (tmp_path / name for name in
                                          ("s.tsv", "p.tsv", "pca.png", "pca.tsv"))
     assert main(["compare-sequences", "--generated", f"copied={copied}", f"new={new}",
@@ -129,7 +128,7 @@ def test_the_command_writes_a_row_per_set_real_first(tmp_path, genome):
 def test_bad_input_is_one_line_and_no_output(tmp_path, capsys):
     short_genome = tmp_path / "short.fa"
     short_genome.write_text(">c\nACGTACGTAC\n")
-    generated = write_fasta(tmp_path / "g.fa", ["ACGT" * 25])
+    generated = write_numbered(tmp_path / "g.fa", ["ACGT" * 25])
     out = tmp_path / "s.tsv"
     expect_error(capsys, ["compare-sequences", "--generated", f"t1={generated}", "--genome",
                           str(short_genome), "-o", str(out)],

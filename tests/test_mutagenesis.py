@@ -2,7 +2,6 @@
 (causal LM), or plain transformers and tangermeme's ISM (classifier); tracks read back; bad
 regions are one line and no output."""
 
-import csv
 import importlib.util
 
 import numpy as np
@@ -11,20 +10,10 @@ import torch
 from dnalm.cli import main
 from dnalm.inference.mutagenesis import substitutions
 from dnalm.io.sequences import BASES
-from helpers import MICRO_ZIP, MISTRAL_DNA, TEST_DATA, expect_error, read_fasta
+from helpers import MICRO_ZIP, MISTRAL_DNA, TEST_DATA, expect_error, read_fasta, read_rows, write_fasta
 
 WINDOWS = TEST_DATA / "hg38_windows_small.fa"
 VCF_HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-
-
-def read_rows(path):
-    with open(path) as stream:
-        return list(csv.DictReader(stream, delimiter="\t"))
-
-
-def write_fasta(path, records):
-    path.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in records))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """dnalm score: log-likelihoods equal a direct computation; variant effects; bad input."""
 
-import csv
 import math
 
 import pytest
@@ -9,7 +8,7 @@ from dnalm.cli import main
 from dnalm.inference.model_loading import load_causal_lm
 from dnalm.inference.scoring import token_log_likelihoods
 from dnalm.io.model_archive import open_model
-from helpers import MICRO_ZIP, MISTRAL_DNA
+from helpers import MICRO_ZIP, MISTRAL_DNA, read_rows
 
 
 REF = "AAGGAAATTTCTCAAGGCACTGGGGTGATTTTGTGTTTCTTTAGCATGAGTTACCGGAAAGCTTCC"
@@ -32,11 +31,6 @@ def direct_log_likelihood(model, tokenizer, sequence):
         logits = model(torch.tensor([ids])).logits[0]
     log_probs = torch.log_softmax(logits.double(), dim=-1)
     return sum(log_probs[i, ids[i + 1]].item() for i in range(len(ids) - 1)), len(ids) - 1
-
-
-def read_rows(path):
-    with open(path) as stream:
-        return list(csv.DictReader(stream, delimiter="\t"))
 
 
 def test_scores_equal_a_direct_computation(tmp_path, micro):

@@ -6,21 +6,15 @@ pairs and 100 intron pairs, ref ids SNP1... or chr12..., alt ids chr1... repeate
 pair by position only.
 """
 
-import csv
 
 import numpy as np
 import pytest
 import torch
 from dnalm.cli import main
 from transformers import AutoModel, AutoModelForCausalLM
-from helpers import MICRO_ZIP, MISTRAL_DNA, TEST_DATA, expect_error, read_fasta
+from helpers import MICRO_ZIP, MISTRAL_DNA, TEST_DATA, expect_error, read_fasta, read_rows
 
 EXON_REF, EXON_ALT = TEST_DATA / "zeroshot_exon_ref.fasta.gz", TEST_DATA / "zeroshot_exon_alt.fasta.gz"
-
-
-def read_rows(path):
-    with open(path) as stream:
-        return list(csv.DictReader(stream, delimiter="\t"))
 
 
 def pooled(model, tokenizer, sequence, pooling="max", logits=False):

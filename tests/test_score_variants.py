@@ -6,7 +6,6 @@ puts one VCF record at each window's centre: with W = 201 every effect must equa
 `dnalm score --ref --alt --pair-by order` on the same pairs.
 """
 
-import csv
 import gzip
 import re
 from pathlib import Path
@@ -19,7 +18,7 @@ from dnalm.io.reference_genome import open_genome
 from dnalm.io.variant_calls import read_variant_calls
 from dnalm.io.variant_windows import VariantWindowCounts, variant_windows
 from dnalm.io.windows import reverse_complement
-from helpers import expect_error
+from helpers import expect_error, read_rows, write_fasta
 from make_zeroshot_vcf import zeroshot_genome_and_vcf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,16 +31,6 @@ HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 BASES = "ACGTTGCAAGCTTCGAGGATCCATGCAGTCAGTACGATCGGCTAGCTTAACGGTACCATGG"
 CHR1 = (BASES * 10)[:600]
 CHR2 = (BASES[::-1] * 3)[:150]
-
-
-def read_rows(path):
-    with open(path) as stream:
-        return list(csv.DictReader(stream, delimiter="\t"))
-
-
-def write_fasta(path, records):
-    path.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in records))
-    return path
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from dnalm.errors import DnalmError
 from dnalm.io.checkpoint_loading import loading_checkpoint
 from dnalm.io.model_archive import SAFETENSORS_FILE, SAFETENSORS_INDEX, check_model_directory, read_config
 from dnalm.io.model_record import write_record
+from dnalm.io.sequences import ALLOWED_LETTERS, BASES
 
 # The table version of the rows written here: the tools list only rows of their own
 # version (macros.xml's @MODEL_TABLE_VERSION@; tests/test_model_install.py checks both agree).
@@ -39,7 +40,6 @@ FEATURE_EXTRACTION = "feature-extraction"
 METADATA_FILES = ("config.json", "generation_config.json", "tokenizer.json",
                   "tokenizer_config.json", "special_tokens_map.json")
 PICKLED_WEIGHTS = "pytorch_model.bin"
-NUCLEOTIDES = frozenset("ACGT")
 # A DNA vocabulary is mostly words over A, C, G, T (DNABERT-2's BPE, k-mers, single letters);
 # an English one has a few such words among tens of thousands.
 MIN_DNA_WORD_SHARE = 0.5
@@ -116,9 +116,9 @@ def check_dna_tokenizer(model_dir, source):
         raise DnalmError(f"model {source}: tokenizer.json is not a valid tokenizer: {error}") from None
     special = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
     words = [word for word in tokenizer.get_vocab() if word not in special]
-    dna_words = [word for word in words if word and set(word.upper()) <= NUCLEOTIDES | {"N"}]
+    dna_words = [word for word in words if word and set(word.upper()) <= set(ALLOWED_LETTERS)]
     letters = set("".join(dna_words).upper())
-    if not words or not NUCLEOTIDES <= letters or len(dna_words) < MIN_DNA_WORD_SHARE * len(words):
+    if not words or not set(BASES) <= letters or len(dna_words) < MIN_DNA_WORD_SHARE * len(words):
         raise DnalmError(f"model {source} has no DNA tokenizer: {len(dna_words)} of its {len(words)} "
                          "words are made of A, C, G, T (a DNA model's vocabulary is mostly such words)")
 

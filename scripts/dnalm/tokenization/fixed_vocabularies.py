@@ -14,18 +14,18 @@ import itertools
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 
 from dnalm.errors import DnalmError
+from dnalm.io.sequences import BASES
 from dnalm.tokenization.special_tokens import CLS, SEP, SPECIAL_TOKENS, UNK
 
-NUCLEOTIDES = "ACGT"
 MAX_K = 10  # 4^10 = 1,048,576 words; larger vocabularies are not useful for a DNA LM
 
 
 def build_fixed_vocabulary_tokenizer(spec):
     """Return the ``tokenizers.Tokenizer`` for ``kmer:K`` or ``char``."""
     if spec == "char":
-        return _word_tokenizer(list(NUCLEOTIDES + "N"), word_length=1)
+        return _word_tokenizer(list(BASES + "N"), word_length=1)
     k = _parse_k(spec)
-    words = ["".join(letters) for letters in itertools.product(NUCLEOTIDES, repeat=k)]
+    words = ["".join(letters) for letters in itertools.product(BASES, repeat=k)]
     return _word_tokenizer(words, word_length=k)
 
 
