@@ -186,3 +186,13 @@ def test_a_region_beyond_the_context_and_a_class_for_a_causal_lm_are_refused(tmp
     expect_error(capsys, ["mutagenesis", str(MICRO_ZIP), "--sequences", str(long_record),
                           "--target-class", "x", "-o", str(out)],
                  "--target-class follows a classifier's class", [out])
+
+
+def test_an_installed_model_names_its_weights_in_the_report(tmp_path, regions):
+    """The test table's micro model folder carries its install record: the report quotes it."""
+    report = tmp_path / "r.html"
+    assert main(["mutagenesis", str(TEST_DATA / "micro_model"), "--sequences",
+                 str(write_fasta(tmp_path / "r.fa", [(regions[0][0], regions[0][1][:10])])),
+                 "-o", str(tmp_path / "e.tsv"), "--report", str(report)]) == 0
+    assert "installed from zip:micro_model.zip; weights model.safetensors sha256:" in \
+        report.read_text()

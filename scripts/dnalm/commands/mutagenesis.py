@@ -77,6 +77,7 @@ def run(args):
     started = time.perf_counter()
     with open_model(args.model) as model_files:
         kind = _model_kind(model_files)
+        record = model_files.record.summary() if model_files.record else None
         scorer = MutagenesisScorer(model_files, kind, settings.target_class, settings.batch_size)
         effects = [scorer.region_effects(region, settings.strand) for region in regions]
     seconds = time.perf_counter() - started
@@ -86,7 +87,7 @@ def run(args):
     label = ("Δ log-likelihood (alt - ref)" if kind == "causal"
              else f"Δ logit of class '{scorer.target_class}'")
     _write_outputs(args, settings, regions, effects, contig_lengths, kind, label,
-                   {"substitutions": count, "seconds": seconds})
+                   {"substitutions": count, "seconds": seconds, "record": record})
 
 
 def _model_kind(model_files):
@@ -155,7 +156,8 @@ def _report_sections(args, settings, regions, effects, kind, label, timing):
                   "bases": sum(len(region.sequence) for region in regions),
                   "substitutions": timing["substitutions"],
                   "model": os.path.basename(args.model),
-                  "model kind": kind, "effect": label, "strand": settings.strand},
+                  "model kind": kind, "effect": label, "strand": settings.strand,
+                  **({"installed model": timing["record"]} if timing["record"] else {})},
         "Largest effects": {f"{region.chrom}:{region.start + change.position + 1} "
                             f"{change.ref}>{change.alt} ({region.name})": _number(value, kind)
                             for _, region, change, value in ranked},

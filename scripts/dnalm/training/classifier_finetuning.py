@@ -79,7 +79,8 @@ def finetune(model_path, datasets, settings, scratch):
         facts = dict(source=Path(model_path).name, train=Path(datasets["train"].source).name,
                      architecture=model_files.architecture,
                      classes=classes, trainable=trainable, total=total,
-                     rows={name: len(data) for name, data in datasets.items()})
+                     rows={name: len(data) for name, data in datasets.items()},
+                     record=model_files.record.summary() if model_files.record else None)
     return FinetuneResult(run=run, model_dir=model_dir, test_values=test_values, facts=facts)
 
 
@@ -99,7 +100,9 @@ def finetuning_report_sections(settings, run, facts, test_values):
                  **{f"{name} sequences": f"{count:,}" for name, count in facts["rows"].items()}},
         "Model": {"source": facts["source"], "architecture": facts["architecture"],
                   "classes (id2label order)": ", ".join(facts["classes"]),
-                  "trainable / total parameters": f"{facts['trainable']:,} / {facts['total']:,}"},
+                  "trainable / total parameters": f"{facts['trainable']:,} / {facts['total']:,}",
+                  # an installed model's provenance: the exact weights behind the result
+                  **({"installed model": facts["record"]} if facts.get("record") else {})},
         "Settings": {name: readable_setting(name, value, auto_eval_batch_size())
                      for name, value in settings_summary(settings).items()},
         "Result": {"best epoch": f"{run.best_epoch:.2f}" if run.best_epoch else "none evaluated",
