@@ -15,7 +15,6 @@ folder ``bench/bench_probe.py --task`` reads.
 
 import argparse
 import csv
-import gzip
 import json
 from pathlib import Path
 
@@ -37,23 +36,13 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def open_text(path):
-    return gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)
-
-
 def read_chromosomes(path, names):
     """``{name: sequence}`` of the records called ``names`` (first word of the header)."""
-    chromosomes, name, parts = {}, None, []
-    with open_text(path) as handle:
-        for line in handle:
-            if line.startswith(">"):
-                if name in names:
-                    chromosomes[name] = "".join(parts).upper()
-                name, parts = line[1:].split()[0], []
-            else:
-                parts.append(line.strip())
-    if name in names:
-        chromosomes[name] = "".join(parts).upper()
+    from dnalm.io.sequences import read_sequences
+
+    chromosomes = {record.id: record.sequence
+                   for record in read_sequences(path, "fasta", iupac_policy="to-n")
+                   if record.id in names}
     missing = [n for n in names if n not in chromosomes]
     if missing:
         raise SystemExit(f"{path}: no record named {', '.join(missing)}")
@@ -61,12 +50,12 @@ def read_chromosomes(path, names):
 
 
 def read_cds(path, names):
+    from dnalm.io.regions import bed_intervals
+
     intervals = {name: [] for name in names}
-    with open_text(path) as handle:
-        for line in handle:
-            fields = line.split("\t")
-            if fields[0] in intervals:
-                intervals[fields[0]].append((int(fields[1]), int(fields[2])))
+    for interval in bed_intervals(path):
+        if interval.chrom in intervals:
+            intervals[interval.chrom].append((interval.start, interval.end))
     return intervals
 
 

@@ -25,13 +25,19 @@ class Region(NamedTuple):
         return self.start + len(self.sequence)
 
 
-def bed_regions(path, genome, max_length):
-    """The ``Region``s of a BED file (3 columns or more; the 4th names the region), in order.
+class BedInterval(NamedTuple):
+    line: int  # 1-based line of the file, for messages
+    chrom: str
+    start: int
+    end: int
+    name: str  # the 4th column, or chrom:start-end
 
-    ``genome`` is an open ``ReferenceGenome``; ``track``, ``browser`` and ``#`` lines are
-    skipped, as genome browsers write them.
+
+def bed_intervals(path):
+    """Yield the ``BedInterval``s of a BED file (plain or gzip; 3 columns or more), in order.
+
+    ``track``, ``browser`` and ``#`` lines are skipped, as genome browsers write them.
     """
-    regions = []
     with open_text(path) as stream:
         for line_number, line in enumerate(stream, start=1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
@@ -43,18 +49,27 @@ def bed_regions(path, genome, max_length):
             chrom, start, end = cells[0], _coordinate(cells[1], where), _coordinate(cells[2], where)
             name = cells[3] if len(cells) > 3 and cells[3] not in ("", ".") else \
                 f"{chrom}:{start}-{end}"
-            if chrom not in genome.lengths:
-                names = list(genome.lengths)
-                shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-                raise DnalmError(f"{where}: region '{name}' is on '{chrom}', which is not in the "
-                                 f"genome (its contigs: {shown})")
-            if end > genome.lengths[chrom]:
-                raise DnalmError(f"{where}: region '{name}' ends at {end}, past the end of "
-                                 f"'{chrom}' ({genome.lengths[chrom]} bp)")
-            if end <= start:
-                raise DnalmError(f"{where}: region '{name}' is empty (start {start}, end {end})")
-            _check_length(name, end - start, max_length, where)
-            regions.append(Region(name, chrom, start, genome.fetch(chrom, start, end)))
+            yield BedInterval(line_number, chrom, start, end, name)
+
+
+def bed_regions(path, genome, max_length):
+    """The ``Region``s of a BED file on ``genome`` (an open ``ReferenceGenome``), in order."""
+    regions = []
+    for interval in bed_intervals(path):
+        chrom, start, end, name = interval.chrom, interval.start, interval.end, interval.name
+        where = f"{path} line {interval.line}"
+        if chrom not in genome.lengths:
+            names = list(genome.lengths)
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            raise DnalmError(f"{where}: region '{name}' is on '{chrom}', which is not in the "
+                             f"genome (its contigs: {shown})")
+        if end > genome.lengths[chrom]:
+            raise DnalmError(f"{where}: region '{name}' ends at {end}, past the end of "
+                             f"'{chrom}' ({genome.lengths[chrom]} bp)")
+        if end <= start:
+            raise DnalmError(f"{where}: region '{name}' is empty (start {start}, end {end})")
+        _check_length(name, end - start, max_length, where)
+        regions.append(Region(name, chrom, start, genome.fetch(chrom, start, end)))
     return _checked(regions, path)
 
 
