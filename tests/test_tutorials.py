@@ -3,7 +3,8 @@
 Conventions the tutorials follow, so that this test can read them:
 - a step names its tool as ``{% tool [Tool name](toolshed.g2.bx.psu.edu/repos/OWNER/ID/ID/VERSION) %}``;
 - a form field is quoted as ``*"Label"*``; inside a hands-on box it belongs to the step's tool
-  (the last tool tag above it in the box), elsewhere to one of the tutorial's tools;
+  (the last tool tag above it in the box), elsewhere to one of the tutorial's tools; a value to
+  set follows it as ``*"Label"*: `value` ``, for a select one of its options' values;
 - a figure the learner should see on the bundled data is a bold number, ``**0.852**``, and is
   listed in FIGURES below with the file that states it.
 """
@@ -54,6 +55,7 @@ FIGURES = {
 
 TOOL_TAG = re.compile(r"\{% tool \[([^\]]+)\]\(([^)\s]+)\) %\}")
 QUOTED_LABEL = re.compile(r'\*"([^"]+)"\*')
+SETTING = re.compile(r'\*"([^"]+)"\*:\s*`([^`]*)`')
 BOLD_NUMBER = re.compile(r"\*\*(-?[\d,]*\d(?:\.\d+)?)\*\*")
 NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 
@@ -100,6 +102,19 @@ def form_labels(tool_id):
     labels = {p.get("label") for p in inputs.iter("param") if p.get("type") != "hidden"}
     labels |= {e.get("title") for e in inputs.iter() if e.tag in ("section", "repeat")}
     return labels - {None}
+
+
+def select_options(tool_id):
+    """For each label that only names selects of fixed options, the values those options offer
+    (a built-in genome or model is a select filled from a data table, beside a data parameter
+    of the same label)."""
+    params = [p for p in expanded(tool(tool_id).find("inputs")).iter("param")]
+    options = {}
+    for param in params:
+        options.setdefault(param.get("label"), set()).update(o.get("value") for o in param.iter("option"))
+    fixed = {p.get("label") for p in params if p.get("type") == "select" and p.find("option") is not None}
+    others = {p.get("label") for p in params if p.get("type") != "select" or p.find("option") is None}
+    return {label: options[label] for label in fixed - others}
 
 
 def tool_tags(name):
@@ -176,6 +191,10 @@ def test_every_quoted_label_is_in_its_tools_form(name):
             if in_hands_on:
                 assert step_tool, f"{name}:{number}: *\"{label}\"* before any tool in its box"
                 assert label in form_labels(step_tool), f"{name}:{number}: {step_tool} has no {label!r}"
+                for setting, chosen in SETTING.findall(line):
+                    offered = select_options(step_tool).get(setting)
+                    assert offered is None or chosen in offered, \
+                        f"{name}:{number}: {setting!r} offers {sorted(offered)}, not {chosen!r}"
             else:
                 assert label in anywhere, f"{name}:{number}: no tool of the tutorial has {label!r}"
             checked += 1
@@ -248,4 +267,5 @@ def test_a_wrong_figure_label_or_version_would_be_caught():
     source = (REPO / "workflows/dna-lm-zeroshot/README.md").read_text()
     assert not [n for n in NUMBER.findall(source) if abs(value(n) - 1.010) <= half_unit("1.010")]
     assert "Model preset" not in form_labels("dnalm_pretrain")
+    assert "cpu" not in select_options("dnalm_pretrain")["Architecture"]
     assert with_version_tokens(tool("dnalm_pretrain").get("version")) != "0.1.0"
