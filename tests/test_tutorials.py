@@ -108,12 +108,16 @@ def select_options(tool_id):
     """For each label that only names selects of fixed options, the values those options offer
     (a built-in genome or model is a select filled from a data table, beside a data parameter
     of the same label)."""
-    params = [p for p in expanded(tool(tool_id).find("inputs")).iter("param")]
+    params = list(expanded(tool(tool_id).find("inputs")).iter("param"))
     options = {}
     for param in params:
         options.setdefault(param.get("label"), set()).update(o.get("value") for o in param.iter("option"))
-    fixed = {p.get("label") for p in params if p.get("type") == "select" and p.find("option") is not None}
-    others = {p.get("label") for p in params if p.get("type") != "select" or p.find("option") is None}
+
+    def of_fixed_options(param):
+        return param.get("type") == "select" and param.find("option") is not None
+
+    fixed = {p.get("label") for p in params if of_fixed_options(p)}
+    others = {p.get("label") for p in params if not of_fixed_options(p)}
     return {label: options[label] for label in fixed - others}
 
 
