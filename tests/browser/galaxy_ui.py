@@ -141,6 +141,27 @@ def open_tool(page, tool_id):
     expect(page.locator("button#execute").first).to_be_visible()
 
 
+def open_data_manager(page, galaxy, name):
+    """Admin > Local data > the data manager's button; its form opens (Galaxy opens it in a new
+    tab, so the same link is followed in this one)."""
+    page.locator("#activity-admin").click()
+    page.locator("#admin-link-local-data").click()
+    button = page.locator("#data-managers-card").get_by_role("link", name=name).first
+    expect(button).to_be_visible()
+    href = button.get_attribute("href")
+    page.goto(href if href.startswith("http") else galaxy["url"] + href)
+    reload_until_shown(page, lambda: expect(page.locator("button#execute").first).to_be_visible(
+        timeout=APP_START_SECONDS * 1000), f"the {name} form")
+
+
+def open_data_table(page, table):
+    """Admin > Local data > a data table: the card with its rows."""
+    page.locator("#activity-admin").click()
+    page.locator("#admin-link-local-data").click()
+    page.locator(f"#{table}-table").click()
+    return page.locator("#data-table-card")
+
+
 def form_element(page, parameter):
     return page.locator(f'div.ui-form-element[id="form-element-{parameter}"]')
 
