@@ -36,7 +36,7 @@ def test_install_a_model_then_embed_with_it(page, galaxy):
     new_history(page)
     upload_all(page, [(MODEL_ZIP, "zip"), (SMALL_FASTA, None)])
 
-    open_data_manager(page, galaxy, "DNA LM models")
+    open_data_manager(page, galaxy, "DNA LM models", "data_manager_dnalm_models")
     choose(page, "source|route", "A model zip in my history")
     choose(page, "source|model_zip", f"1: {MODEL_ZIP.name}")
     type_value(page, "display_name", NAME)
