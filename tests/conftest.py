@@ -6,13 +6,13 @@ distances must equal. Paths stay in ``helpers.py``, which parametrize lists impo
 """
 
 import pytest
-import torch
-
-from helpers import MISTRAL_DNA
 
 
 @pytest.fixture(scope="session")
 def mistral_dna_reference():
+    # Imported here: the browser tests (tests/browser) run in the Galaxy venv, without torch or dnalm.
+    import torch
+    from helpers import MISTRAL_DNA
     from transformers import AutoModel, AutoTokenizer
 
     model = AutoModel.from_pretrained(MISTRAL_DNA, dtype=torch.float32).eval()

@@ -141,6 +141,25 @@ def open_tool(page, tool_id):
     expect(page.locator("button#execute").first).to_be_visible()
 
 
+def open_data_manager(page, galaxy, name, tool_id):
+    """Admin > Local data lists the data manager; its form opens at its tool URL (Galaxy's button
+    opens that URL in a new tab: here it opens in the same one)."""
+    page.locator("#activity-admin").click()
+    page.locator("#admin-link-local-data").click()
+    expect(page.locator("#data-managers-card").get_by_text(name, exact=True)).to_be_visible()
+    page.goto(f"{galaxy['url']}/?tool_id={tool_id}")
+    reload_until_shown(page, lambda: expect(page.locator("button#execute").first).to_be_visible(
+        timeout=APP_START_SECONDS * 1000), f"the {name} form")
+
+
+def open_data_table(page, table):
+    """Admin > Local data > a data table: the card with its rows."""
+    page.locator("#activity-admin").click()
+    page.locator("#admin-link-local-data").click()
+    page.locator(f"#{table}-table").click()
+    return page.locator("#data-table-card")
+
+
 def form_element(page, parameter):
     return page.locator(f'div.ui-form-element[id="form-element-{parameter}"]')
 
