@@ -171,7 +171,7 @@ def non_dna_tokenizer(folder):
 @pytest.mark.parametrize("spoil, message", [
     (lambda folder: edited_config(folder, auto_map={"AutoModel": "modeling_x.XModel"}),
      "needs its own Python code (auto_map in config.json): refused"),
-    (lambda folder: edited_config(folder, model_type="bert"), "has model_type 'bert', which dnalm does not support"),
+    (lambda folder: edited_config(folder, model_type="t5"), "has model_type 't5', which dnalm does not support"),
     (non_dna_tokenizer, "has no DNA tokenizer: 6 of its 14 words are made of A, C, G, T"),
     (lambda folder: edited_config(folder, hidden_size=32), "the weights do not match config.json"),
 ])

@@ -25,9 +25,16 @@ from pathlib import Path, PurePosixPath
 
 from dnalm.errors import DnalmError
 from dnalm.io.model_record import read_record
+from dnalm.io.model_tokenizers import dna_tokenizer, model_tokenizer_json
 
-# Causal decoder families that transformers runs natively (no trust_remote_code).
-SUPPORTED_MODEL_TYPES = ("mistral", "mixtral", "llama", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe")
+# Model families that transformers runs natively (no trust_remote_code): causal decoders, and
+# the masked LMs that DNA models are published as (Nucleotide Transformer and AgroNT are ESM,
+# DNABERT-1 is BERT).
+CAUSAL_MODEL_TYPES = ("mistral", "mixtral", "llama", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe")
+MASKED_MODEL_TYPES = ("esm", "bert", "modernbert")
+SUPPORTED_MODEL_TYPES = CAUSAL_MODEL_TYPES + MASKED_MODEL_TYPES
+# Where each masked LM keeps its prediction head (the weights that give token probabilities).
+MASKED_LM_HEADS = {"esm": "lm_head.", "bert": "cls.predictions.", "modernbert": "head."}
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -68,11 +75,29 @@ class ModelFiles:
     @property
     def max_positions(self):
         """How many tokens one forward pass may see (None when the config does not say)."""
-        return self.config.get("max_position_embeddings")
+        positions = self.config.get("max_position_embeddings")
+        if positions and self.model_type == "esm" and \
+                self.config.get("position_embedding_type", "absolute") == "absolute":
+            # ESM counts learned positions from padding_idx + 1, as fairseq did.
+            positions -= self.config.get("pad_token_id", 1) + 1
+        return positions
+
+    @property
+    def is_masked_lm(self):
+        """True for a masked LM (ESM, BERT, ModernBERT), False for a causal one."""
+        return self.model_type in MASKED_MODEL_TYPES
+
+    @property
+    def objective(self):
+        return "masked" if self.is_masked_lm else "causal"
 
     @property
     def has_lm_head(self):
-        """True when next-token logits are trained weights, not a random new layer."""
+        """True when the token probabilities (next-token for a causal LM, masked-token for a
+        masked one) come from trained weights, not from a random new layer."""
+        if self.is_masked_lm:
+            head = MASKED_LM_HEADS[self.model_type]
+            return any(name.startswith(head) for name in self.weight_names)
         tied = self.config.get("tie_word_embeddings", False)
         return tied or any(name.endswith("lm_head.weight") for name in self.weight_names)
 
@@ -83,15 +108,16 @@ class ModelFiles:
                    for name in self.weight_names)
 
     def tokenizer(self):
-        """The model's own ``tokenizers.Tokenizer``.
+        """The model's own ``tokenizers.Tokenizer`` (io/model_tokenizers.py).
 
-        Any special tokens are accepted (DNABERT-2's [CLS]/[SEP]/[PAD], or a
-        Llama-style <s>/</s>): the model was trained with whatever it has.
+        Any special tokens are accepted (DNABERT-2's [CLS]/[SEP]/[PAD], ESM's
+        <cls>/<eos>, or a Llama-style <s>/</s>): the model was trained with
+        whatever it has.
         """
         from tokenizers import Tokenizer
 
         try:
-            return Tokenizer.from_str(self.tokenizer_json)
+            return dna_tokenizer(Tokenizer.from_str(self.tokenizer_json))
         except Exception as error:  # the Rust library raises plain Exception
             raise DnalmError(
                 f"model {self.source}: tokenizer.json is not a valid tokenizer: {error}"
@@ -192,16 +218,11 @@ def check_model_directory(model_dir, source):
     model_dir = Path(model_dir)
     config = read_config(model_dir, source)
     weight_names = _safetensors_names(model_dir, source)
-    tokenizer_path = model_dir / "tokenizer.json"
-    if not tokenizer_path.is_file():
-        raise DnalmError(
-            f"model {source} has no tokenizer.json: the tokenizer must travel with the model"
-        )
     files = ModelFiles(
         directory=model_dir,
         source=source,
         config=config,
-        tokenizer_json=tokenizer_path.read_text(encoding="utf-8"),
+        tokenizer_json=model_tokenizer_json(model_dir, source),
         weight_names=frozenset(weight_names),
         record=read_record(model_dir),
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 from dnalm.errors import DnalmError
 from dnalm.io.checkpoint_loading import loading_checkpoint
 from dnalm.io.model_archive import SAFETENSORS_FILE, SAFETENSORS_INDEX, check_model_directory, read_config
+from dnalm.io.model_tokenizers import model_tokenizer_json
 from dnalm.io.model_record import write_record
 from dnalm.io.sequences import ALLOWED_LETTERS, BASES
 
@@ -104,14 +105,13 @@ def pipeline_tag(config):
 
 
 def check_dna_tokenizer(model_dir, source):
-    """tokenizer.json loads, and its words are DNA: A, C, G and T all occur, and most words are theirs."""
+    """The tokenizer loads (tokenizer.json, or an ESM/BERT vocab.txt), and its words are DNA:
+    A, C, G and T all occur, and most words are theirs."""
     from tokenizers import Tokenizer
 
-    path = model_dir / "tokenizer.json"
-    if not path.is_file():
-        raise DnalmError(f"model {source} has no tokenizer.json: the tokenizer must travel with the model")
+    text = model_tokenizer_json(model_dir, source)
     try:
-        tokenizer = Tokenizer.from_file(str(path))
+        tokenizer = Tokenizer.from_str(text)
     except Exception as error:  # the Rust library raises plain Exception
         raise DnalmError(f"model {source}: tokenizer.json is not a valid tokenizer: {error}") from None
     special = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
