@@ -168,12 +168,14 @@ lint: galaxy
 	$(PLANEMO) lint $(TOOLS) $(DATA_MANAGER)/data_manager
 	$(MAKE) --no-print-directory lint-shed lint-workflows
 
-# The Tool Shed view of the suite (.shed.yml at the root): shed_lint on the repositories as
-# they would be uploaded, then what those hold. version_bumped is skipped because it asks
-# the main Tool Shed over the network; --fail_level error because the remote_repository_url
-# check compares the URL with the names of the folders the checkout happens to be in.
+# The Tool Shed view of the suite (.shed.yml at the root, and the data manager's own, as IUC
+# ships data managers): shed_lint on the repositories as they would be uploaded, then what
+# those hold. version_bumped is skipped because it asks the main Tool Shed over the network;
+# --fail_level error because the remote_repository_url check compares the URL with the names
+# of the folders the checkout happens to be in.
 lint-shed: galaxy
 	$(PLANEMO) shed_lint --tools --skip version_bumped --fail_level error .
+	$(PLANEMO) shed_lint --tools --skip version_bumped --fail_level error $(DATA_MANAGER)
 	.ci/check_shed_repositories
 
 # A .ga must be what its .gxwf.yml gives; then both are linted, and each workflow folder
