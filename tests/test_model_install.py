@@ -78,7 +78,8 @@ def test_zip_route_row_record_and_log(capsys, tmp_path):
                    "version": TABLE_VERSION, "path": str((tmp_path / "model").resolve())}
     record = json.loads((tmp_path / "model" / RECORD_FILE).read_text())
     assert record == {"source": "zip:micro_model.zip", "revision": "",
-                      "weights_sha256": {"model.safetensors": digest}, "converted_from": ""}
+                      "weights_sha256": {"model.safetensors": digest}, "converted_from": "",
+                      "converted_sha256": {}}
     log, installed = embeddings(capsys, tmp_path / "model", tmp_path, "installed")
     _, from_zip = embeddings(capsys, MICRO_ZIP, tmp_path, "zip")
     assert np.abs(installed - from_zip).max() == 0
@@ -131,9 +132,99 @@ def test_pickle_only_weights_are_converted_once(capsys, tmp_path):
     assert not (tmp_path / "model" / "pytorch_model.bin").exists()
     record = json.loads((tmp_path / "model" / RECORD_FILE).read_text())
     assert record["converted_from"] == "pytorch_model.bin"
+    assert record["converted_sha256"] == {"pytorch_model.bin": sha256_hex(folder / "pytorch_model.bin")}
     _, installed = embeddings(capsys, tmp_path / "model", tmp_path, "installed")
     _, from_zip = embeddings(capsys, MICRO_ZIP, tmp_path, "zip")
     assert np.abs(installed - from_zip).max() == 0
+
+
+def sha256_hex(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+SHARDS = [f"pytorch_model-0000{i}-of-00002.bin" for i in (1, 2)]
+
+
+def sharded_pickles(folder):
+    """The micro model's safetensors split into two torch.save shards and their index, as
+    transformers' save_pretrained(safe_serialization=False) lays out a large model; returns
+    the original tensors."""
+    from safetensors.torch import load_file
+
+    original = load_file(folder / "model.safetensors")
+    names = sorted(original)
+    halves = [names[: len(names) // 2], names[len(names) // 2:]]
+    weight_map = {}
+    for shard, half in zip(SHARDS, halves):
+        torch.save({name: original[name] for name in half}, folder / shard)
+        weight_map.update(dict.fromkeys(half, shard))
+    total_size = sum(tensor.numel() * tensor.element_size() for tensor in original.values())
+    index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    (folder / "model.safetensors").unlink()
+    return original
+
+
+def test_sharded_pickle_weights_become_one_safetensors(tmp_path):
+    """Two pickled shards and their index: every tensor installed equal, every file hashed."""
+    from safetensors.torch import load_file
+
+    folder = unzipped(MICRO_ZIP, tmp_path / "sharded")
+    original = sharded_pickles(folder)
+    row = install(tmp_path, "--folder", str(folder), "--slug", "micro_sharded")
+    model = tmp_path / "model"
+    installed = load_file(model / "model.safetensors")
+    assert sorted(installed) == sorted(original) and len(original) > 2
+    for name, tensor in original.items():
+        assert torch.equal(installed[name], tensor), name
+    assert sorted(p.name for p in model.iterdir() if "pytorch_model" in p.name) == []
+    record = json.loads((model / RECORD_FILE).read_text())
+    assert record["converted_from"] == "pytorch_model.bin.index.json"
+    assert record["converted_sha256"] == {shard: sha256_hex(folder / shard) for shard in SHARDS}
+    assert record["weights_sha256"] == {"model.safetensors": sha256_hex(model / "model.safetensors")}
+    assert row["name"] == f"sharded (sha256 {sha256_hex(model / 'model.safetensors')[:8]})"
+
+
+def system_call_pickle(command):
+    """A pickle, written opcode by opcode, whose loading calls os.system(command)."""
+    text = command.encode()
+    return (b"\x80\x02" + b"cos\nsystem\n"  # PROTO 2; GLOBAL os.system
+            + b"X" + len(text).to_bytes(4, "little") + text  # BINUNICODE command
+            + b"\x85R.")  # TUPLE1, REDUCE: call it; STOP
+
+
+def test_a_shard_holding_code_is_refused_unrun(capsys, tmp_path):
+    import pickle
+
+    # the pickle is real: a plain unpickler runs its command
+    control = tmp_path / "plain pickle ran"
+    pickle.loads(system_call_pickle(f"touch '{control}'"))
+    assert control.exists()
+
+    folder = unzipped(MICRO_ZIP, tmp_path / "sharded")
+    sharded_pickles(folder)
+    ran = tmp_path / "shard ran"
+    (folder / SHARDS[1]).write_bytes(system_call_pickle(f"touch '{ran}'"))
+    expect_error(capsys, ["install-model", "--folder", str(folder), "--target", str(tmp_path / "model"),
+                          "--row", str(tmp_path / "row.json")],
+                 f"{SHARDS[1]} holds more than tensors (pickled objects, which could run code): refused",
+                 [tmp_path / "model", tmp_path / "row.json"])
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda folder: (folder / SHARDS[1]).unlink(), f"lacks the weight files {SHARDS[1]}"),
+    (lambda folder: (folder / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"weight_map": {"lm_head.weight": "../elsewhere.bin"}})), "names weight files outside"),
+    (lambda folder: torch.save({"extra.weight": torch.zeros(1)}, folder / SHARDS[1]), "disagree on"),
+])
+def test_broken_shards_are_refused_without_a_row(capsys, tmp_path, spoil, message):
+    folder = unzipped(MICRO_ZIP, tmp_path / "sharded")
+    sharded_pickles(folder)
+    spoil(folder)
+    expect_error(capsys, ["install-model", "--folder", str(folder), "--target", str(tmp_path / "model"),
+                          "--row", str(tmp_path / "row.json")], message,
+                 [tmp_path / "model", tmp_path / "row.json"])
 
 
 class RunsCode:
@@ -195,3 +286,16 @@ def test_the_data_manager_asks_for_the_suites_dnalm():
 
     data_manager = REPO / "data_managers" / "data_manager_dnalm_models" / "data_manager" / "dnalm_models.xml"
     assert version_token(data_manager) == version_token(REPO / "tools" / "macros.xml")
+
+
+def test_the_data_manager_is_its_own_tool_shed_repository():
+    """As IUC ships data managers: a .shed.yml in its folder, same owner as the tools, in Data Managers."""
+    import yaml
+
+    folder = REPO / "data_managers" / "data_manager_dnalm_models"
+    shed = yaml.safe_load((folder / ".shed.yml").read_text())
+    suite = yaml.safe_load((REPO / ".shed.yml").read_text())
+    assert shed["name"] == folder.name and shed["owner"] == suite["owner"]
+    assert "Data Managers" in shed["categories"] and shed["type"] == "unrestricted"
+    assert shed["remote_repository_url"].endswith(f"/tree/main/data_managers/{folder.name}")
+    assert folder.name not in suite["repositories"]  # not also a tool repository of the root's

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from dnalm.errors import DnalmError
 
-# What dnalm reads from a repository; README files, other frameworks' weights and the rest stay out.
-WANTED_FILES = ["*.json", "*.safetensors", "pytorch_model.bin"]
+# What dnalm reads from a repository (pickled weights, whole or in shards, are converted at
+# installation); README files, other frameworks' weights and the rest stay out.
+WANTED_FILES = ["*.json", "*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin"]
 
 
 def hub_is_offline():

@@ -8,9 +8,10 @@ will need from it is checked, so that no user meets a broken model later:
 - ``config.json`` names a ``model_type`` the suite runs, and no ``auto_map``
   (a model's own Python code, which dnalm never runs);
 - ``tokenizer.json`` loads and is a DNA tokenizer (its words are made of A, C, G, T);
-- the weights are safetensors; pickle-only weights (``pytorch_model.bin``, as
-  many published DNA models ship) are converted once, read with torch's
-  ``weights_only`` loader, which refuses a pickle that holds code before running any;
+- the weights are safetensors; pickle-only weights (``pytorch_model.bin``, or its
+  shards and their index, as many published DNA models ship) are converted once
+  (io/pickled_weights.py), read with torch's ``weights_only`` loader, which refuses a
+  pickle that holds code before running any;
 - transformers loads the tensors into the architecture of ``config.json`` with
   none missing or mis-shaped.
 
@@ -28,6 +29,7 @@ from dnalm.io.checkpoint_loading import loading_checkpoint
 from dnalm.io.model_archive import SAFETENSORS_FILE, SAFETENSORS_INDEX, check_model_directory, read_config
 from dnalm.io.model_tokenizers import model_tokenizer_json
 from dnalm.io.model_record import write_record
+from dnalm.io.pickled_weights import PICKLED_INDEX, PICKLED_WEIGHTS, convert_pickled_weights, converted_from
 from dnalm.io.sequences import ALLOWED_LETTERS, BASES
 
 # The table version of the rows written here: the tools list only rows of their own
@@ -40,7 +42,6 @@ PIPELINE_TAGS = {"ForCausalLM": "text-generation", "ForSequenceClassification": 
 FEATURE_EXTRACTION = "feature-extraction"
 METADATA_FILES = ("config.json", "generation_config.json", "tokenizer.json",
                   "tokenizer_config.json", "special_tokens_map.json")
-PICKLED_WEIGHTS = "pytorch_model.bin"
 # A DNA vocabulary is mostly words over A, C, G, T (DNABERT-2's BPE, k-mers, single letters);
 # an English one has a few such words among tens of thousands.
 MIN_DNA_WORD_SHARE = 0.5
@@ -89,10 +90,11 @@ def install_model(model_dir, target, *, source, display_name, slug, revision="",
     for name in METADATA_FILES:
         if (model_dir / name).is_file():
             shutil.copyfile(model_dir / name, target / name)
-    converted_from = place_weights(model_dir, target, source)
+    converted = place_weights(model_dir, target, source)
     check_tensors(target, config, source)
     check_model_directory(target, source)  # what every tool checks when it opens a model
-    record = write_record(target, source, revision=revision, converted_from=converted_from)
+    record = write_record(target, source, revision=revision, converted_from=converted_from(converted),
+                          converted_files=converted)
     short = revision[:8] if revision else "sha256 " + next(iter(record.weights_sha256.values()))[:8]
     return InstalledModel(value=value, name=f"{display_name} ({short})",
                           pipeline_tag=pipeline_tag(config), directory=target.resolve(), record=record)
@@ -124,39 +126,17 @@ def check_dna_tokenizer(model_dir, source):
 
 
 def place_weights(model_dir, target, source):
-    """Copy the safetensors weights, or convert pickle-only weights once; return what was converted."""
+    """Copy the safetensors weights, or convert pickle-only weights once; return the pickled
+    files converted (none for safetensors)."""
     if (model_dir / SAFETENSORS_FILE).is_file() or (model_dir / SAFETENSORS_INDEX).is_file():
         for path in model_dir.iterdir():
             if path.suffix == ".safetensors" or path.name == SAFETENSORS_INDEX:
                 shutil.copyfile(path, target / path.name)
-        return ""
-    pickled = model_dir / PICKLED_WEIGHTS
-    if not pickled.is_file():
-        raise DnalmError(f"model {source} has neither {SAFETENSORS_FILE} nor {PICKLED_WEIGHTS} weights")
-    convert_pickled_weights(pickled, target / SAFETENSORS_FILE, source)
-    return PICKLED_WEIGHTS
-
-
-def convert_pickled_weights(pickled, safetensors_path, source):
-    """Tensors of a ``pytorch_model.bin`` -> safetensors, read without running any pickled code."""
-    import pickle
-
-    import torch
-    from safetensors.torch import save_file
-
-    try:
-        state = torch.load(pickled, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise DnalmError(f"model {source}: {pickled.name} holds more than tensors (pickled objects, "
-                         "which could run code): refused, nothing in it was run") from None
-    except (RuntimeError, EOFError, ValueError) as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DnalmError(f"model {source}: {pickled.name} is not a readable PyTorch file: {first_line}") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise DnalmError(f"model {source}: {pickled.name} is not a dictionary of tensors: refused")
-    # safetensors stores no shared storage: tied weights become separate copies
-    save_file({name: tensor.detach().clone().contiguous() for name, tensor in state.items()},
-              str(safetensors_path), metadata={"format": "pt"})
+        return []
+    if not (model_dir / PICKLED_WEIGHTS).is_file() and not (model_dir / PICKLED_INDEX).is_file():
+        raise DnalmError(f"model {source} has neither {SAFETENSORS_FILE} nor {PICKLED_WEIGHTS} "
+                         f"(or {PICKLED_INDEX}) weights")
+    return convert_pickled_weights(model_dir, target / SAFETENSORS_FILE, source)
 
 
 def check_tensors(model_dir, config, source):

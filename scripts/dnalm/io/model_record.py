@@ -26,7 +26,8 @@ class ModelRecord:
     source: str  # e.g. "huggingface:RaphaelMourad/Mistral-DNA-v1-1M-hg38", "zip:model.zip"
     revision: str  # the commit SHA of a Hugging Face revision; "" for a zip or a folder
     weights_sha256: dict = field(default_factory=dict)  # file name -> hex digest
-    converted_from: str = ""  # "pytorch_model.bin" when the weights were converted once
+    converted_from: str = ""  # "pytorch_model.bin" (or its shards' index) when converted once
+    converted_sha256: dict = field(default_factory=dict)  # the pickled files converted -> hex digest
 
     def summary(self):
         """One line for a log: source, revision and the weights' digests."""
@@ -51,10 +52,12 @@ def weight_digests(model_dir):
             if path.is_file() and path.suffix in WEIGHT_SUFFIXES}
 
 
-def write_record(model_dir, source, revision="", converted_from=""):
-    """Hash the weights of ``model_dir`` and write its record; return the record."""
+def write_record(model_dir, source, revision="", converted_from="", converted_files=()):
+    """Hash the weights of ``model_dir`` (and the pickled files they were converted from)
+    and write its record; return the record."""
     record = ModelRecord(source=source, revision=revision,
-                         weights_sha256=weight_digests(model_dir), converted_from=converted_from)
+                         weights_sha256=weight_digests(model_dir), converted_from=converted_from,
+                         converted_sha256={path.name: sha256_of(path) for path in converted_files})
     path = Path(model_dir) / RECORD_FILE
     path.write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
     return record
