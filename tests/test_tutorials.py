@@ -1,12 +1,8 @@
 """The Galaxy tutorials (docs/tutorials/) stay true to the suite they teach.
 
-Conventions the tutorials follow, so that this test can read them:
-- a step names its tool as ``{% tool [Tool name](toolshed.g2.bx.psu.edu/repos/OWNER/ID/ID/VERSION) %}``;
-- a form field is quoted as ``*"Label"*``; inside a hands-on box it belongs to the step's tool
-  (the last tool tag above it in the box), elsewhere to one of the tutorial's tools; a value to
-  set follows it as ``*"Label"*: `value` ``, for a select one of its options' values;
-- a figure the learner should see on the bundled data is a bold number, ``**0.852**``, and is
-  listed in FIGURES below with the file that states it.
+tutorial_markdown.py reads them (its docstring lists the conventions they follow). A form
+field quoted outside a hands-on box belongs to one of the tutorial's tools; a figure the
+learner should see is listed in FIGURES below with the file that states it.
 """
 
 import json
@@ -17,8 +13,20 @@ import pytest
 import yaml
 from helpers import REPO
 from test_settings import expanded
+from tutorial_markdown import (
+    BOLD_NUMBER,
+    NUMBER,
+    TOOL_TAG,
+    TUTORIALS,
+    agrees,
+    half_unit,
+    hands_on_boxes,
+    quoted_labels_outside_hands_on,
+    steps_to_run,
+    tutorial_text,
+    value,
+)
 
-TUTORIALS = REPO / "docs" / "tutorials"
 NAMES = sorted(p.name for p in TUTORIALS.iterdir() if p.is_dir())
 RAW_URL = "https://raw.githubusercontent.com/galaxy-dnalm/dnalm/main/"
 
@@ -52,17 +60,6 @@ FIGURES = {
           for figure in ("1.009", "1.127", "0.69", "4778", "0.59")),
     ],
 }
-
-TOOL_TAG = re.compile(r"\{% tool \[([^\]]+)\]\(([^)\s]+)\) %\}")
-QUOTED_LABEL = re.compile(r'\*"([^"]+)"\*')
-SETTING = re.compile(r'\*"([^"]+)"\*:\s*`([^`]*)`')
-BOLD_NUMBER = re.compile(r"\*\*(-?[\d,]*\d(?:\.\d+)?)\*\*")
-NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
-
-
-def tutorial_text(name):
-    return (TUTORIALS / name / "tutorial.md").read_text()
-
 
 def front_matter(name):
     _, header, _ = tutorial_text(name).split("---\n", 2)
@@ -182,26 +179,24 @@ def test_the_tutorial_runs_the_tools_of_its_workflows(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_quoted_label_is_in_its_tools_form(name):
+    text = tutorial_text(name)
+    checked = 0
+    for box in hands_on_boxes(text):
+        assert not box.labels_before_a_tool, f"{name}: {box.labels_before_a_tool} before any tool in its box"
+        for step in box.steps:
+            labels, offered = form_labels(step.tool_id), select_options(step.tool_id)
+            for setting in step.settings:
+                where = f"{name}:{setting.line}"
+                assert setting.label in labels, f"{where}: {step.tool_id} has no {setting.label!r}"
+                options = offered.get(setting.label)
+                assert setting.value is None or options is None or setting.value in options, \
+                    f"{where}: {setting.label!r} offers {sorted(options)}, not {setting.value!r}"
+                checked += 1
     tutorial_tools = {tool_id_of(address) for _, address in tool_tags(name)}
     anywhere = set().union(*(form_labels(t) for t in tutorial_tools))
-    step_tool, in_hands_on, checked = None, False, 0
-    for number, line in enumerate(tutorial_text(name).splitlines(), 1):
-        if "<hands-on-title>" in line or "{: .hands_on}" in line:
-            step_tool, in_hands_on = None, "<hands-on-title>" in line
-        tag = TOOL_TAG.search(line)
-        if tag:
-            step_tool = tool_id_of(tag.group(2))
-        for label in QUOTED_LABEL.findall(line):
-            if in_hands_on:
-                assert step_tool, f"{name}:{number}: *\"{label}\"* before any tool in its box"
-                assert label in form_labels(step_tool), f"{name}:{number}: {step_tool} has no {label!r}"
-                for setting, chosen in SETTING.findall(line):
-                    offered = select_options(step_tool).get(setting)
-                    assert offered is None or chosen in offered, \
-                        f"{name}:{number}: {setting!r} offers {sorted(offered)}, not {chosen!r}"
-            else:
-                assert label in anywhere, f"{name}:{number}: no tool of the tutorial has {label!r}"
-            checked += 1
+    for number, label in quoted_labels_outside_hands_on(text):
+        assert label in anywhere, f"{name}:{number}: no tool of the tutorial has {label!r}"
+        checked += 1
     assert checked, f"{name} quotes no form label"
 
 
@@ -247,22 +242,13 @@ def test_the_data_library_lists_the_bundled_data(name):
         assert path.rsplit("/", 1)[1] in text, f"{name} never names {path}"
 
 
-def value(number):
-    return float(number.replace(",", "").replace("\u2212", "-"))
-
-
-def half_unit(number):
-    decimals = number.partition(".")[2]
-    return 0.5 * 10 ** -len(decimals)
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_every_figure_is_stated_by_its_source(name):
     bold = BOLD_NUMBER.findall(tutorial_text(name))
     assert sorted(set(bold)) == sorted({figure for figure, _ in FIGURES[name]})
     for figure, source in FIGURES[name]:
         stated = [value(n) for n in NUMBER.findall((REPO / source).read_text().replace("\u2212", "-"))]
-        close = [n for n in stated if abs(n - value(figure)) <= half_unit(figure) + 1e-12]
+        close = [n for n in stated if agrees(n, figure)]
         assert close, f"{name}: {figure} is not in {source}"
 
 
@@ -273,3 +259,16 @@ def test_a_wrong_figure_label_or_version_would_be_caught():
     assert "Model preset" not in form_labels("dnalm_pretrain")
     assert "cpu" not in select_options("dnalm_pretrain")["Architecture"]
     assert with_version_tokens(tool("dnalm_pretrain").get("version")) != "0.1.0"
+
+
+def test_a_step_with_the_same_parameters_repeats_the_previous_one():
+    """What the browser test (tests/browser/test_tutorial_steps.py) enters in the zero-shot forms."""
+    steps = steps_to_run(hands_on_boxes(tutorial_text("zeroshot")))
+    assert [s.tool_id for s in steps] == ["dnalm_score", "dnalm_score", "dnalm_compare_effects"]
+    assert [s.renamed_output for s in steps] == ["exon_effects", "intron_effects", None]
+    exon, intron = ({s.label: s.value for s in step.settings} for step in steps[:2])
+    assert exon["Reference sequences"] == "zeroshot_exon_ref.fasta.gz"
+    assert intron["Reference sequences"] == "zeroshot_intron_ref.fasta.gz"
+    assert intron["Alternative sequences"] == "zeroshot_intron_alt.fasta.gz"
+    assert intron["Model"] == "mistral_dna_1m_tf0.zip" and intron["Pooling of the token vectors"] == "max"
+    assert len(intron) == len(exon) == 9
