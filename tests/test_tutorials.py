@@ -16,11 +16,13 @@ from test_settings import expanded
 from tutorial_markdown import (
     BOLD_NUMBER,
     NUMBER,
+    RAW_URL,
     TOOL_TAG,
     TUTORIALS,
     agrees,
     half_unit,
     hands_on_boxes,
+    library_items,
     quoted_labels_outside_hands_on,
     steps_to_run,
     tutorial_text,
@@ -28,7 +30,6 @@ from tutorial_markdown import (
 )
 
 NAMES = sorted(p.name for p in TUTORIALS.iterdir() if p.is_dir())
-RAW_URL = "https://raw.githubusercontent.com/galaxy-dnalm/dnalm/main/"
 
 # Every bold number of each tutorial, with the file that states it (what the demos print, as
 # the workflows' READMEs record it, or what the workflow test asserts). Tolerance: the source
@@ -221,17 +222,9 @@ def test_every_workflow_named_exists(name):
         assert (REPO / "workflows" / workflow / f"{workflow}.ga").exists(), workflow
 
 
-def library_urls(items):
-    for item in items:
-        if "url" in item:
-            yield item["url"]
-        yield from library_urls(item.get("items", []))
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_the_data_library_lists_the_bundled_data(name):
-    library = yaml.safe_load((TUTORIALS / name / "data-library.yaml").read_text())
-    urls = list(library_urls(library["items"]))
+    urls = [item["url"] for item in library_items(name)]
     assert all(url.startswith(RAW_URL) for url in urls), urls
     listed = sorted(url[len(RAW_URL):] for url in urls)
     bundled = sorted(str(p.relative_to(REPO)) for w in workflows_of(name)

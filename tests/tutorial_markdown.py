@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TUTORIALS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
+RAW_URL = "https://raw.githubusercontent.com/galaxy-dnalm/dnalm/main/"  # the bundled data's URLs
 
 TOOL_TAG = re.compile(r"\{% tool \[([^\]]+)\]\(([^)\s]+)\) %\}")
 QUOTED_LABEL = re.compile(r'\*"([^"]+)"\*')
@@ -64,6 +65,19 @@ class HandsOn:
 
 def tutorial_text(name):
     return (TUTORIALS / name / "tutorial.md").read_text()
+
+
+def library_items(name):
+    """The datasets of the tutorial's data-library.yaml (each with its url and ext), in order."""
+    import yaml  # PyYAML: in both the dnalm and the Galaxy venv
+
+    def leaves(items):
+        for item in items:
+            if "url" in item:
+                yield item
+            yield from leaves(item.get("items", []))
+
+    return list(leaves(yaml.safe_load((TUTORIALS / name / "data-library.yaml").read_text())["items"]))
 
 
 def hands_on_boxes(text):

@@ -171,6 +171,15 @@ def choose(page, parameter, option_text):
     element.locator(".multiselect__option", has_text=option_text).first.click()
 
 
+def rename(page, hid, name):
+    """A history item's pencil > Edit Dataset Attributes > Name > Save."""
+    item = history_item(page, hid)
+    item.locator(".edit-btn").first.click()
+    page.locator('[aria-labelledby="dataset-attributes-heading"] input#name').fill(name)
+    page.locator("#dataset-attributes-default-save").click()
+    expect(item.locator(".name")).to_contain_text(name)
+
+
 def type_value(page, parameter, value):
     form_element(page, parameter).locator("input").first.fill(str(value))
 
@@ -184,6 +193,15 @@ def expand_sections(page):
             expect(content).to_be_visible()
 
 
+def shown_label(element):
+    """The label a person sees for a form element ("" for none)."""
+    title = element.locator(".ui-form-title").first.inner_text().strip()
+    if not title:  # a conditional's select: Galaxy shows its label as the box's header
+        header = element.locator("xpath=ancestor::div[contains(@class, 'portlet-section')][1]/div[1]")
+        title = header.inner_text().strip() if header.count() else ""
+    return title
+
+
 STRAY_TAGS = "del, ins, s, strike, u, script, style, iframe"  # what help text written as text never holds
 
 
@@ -194,10 +212,7 @@ def check_form_reads_well(page, every_parameter_has_help=False):
     assert not HELP_LEFTOVERS.search(help_text), HELP_LEFTOVERS.search(help_text)
     for element in page.locator("div.ui-form-element:visible").all():
         name = element.get_attribute("id")
-        title = element.locator(".ui-form-title").first.inner_text().strip()
-        if not title:  # a conditional's select: Galaxy shows its label as the box's header
-            header = element.locator("xpath=ancestor::div[contains(@class, 'portlet-section')][1]/div[1]")
-            title = header.inner_text().strip() if header.count() else ""
+        title = shown_label(element)
         assert title, f"a parameter without a label: {name}"
         if every_parameter_has_help:
             info = element.locator(".ui-form-info")
