@@ -77,6 +77,7 @@ def test_follow_the_zeroshot_tutorial(page, galaxy):
     figures = BOLD_NUMBER.findall(last_question)
     assert len(figures) == len(SOLUTION_ROWS), f"the last solution states {figures}"
     for figure, row in zip(figures, SOLUTION_ROWS):
+        assert row in summary, f"the summary has no row {row}: {sorted(summary)}"
         assert agrees(summary[row], figure), f"{row}: the summary shows {summary[row]}, the tutorial {figure}"
 
 
