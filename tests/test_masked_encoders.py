@@ -215,6 +215,27 @@ def test_predict_equals_transformers_classifier(tmp_path, finetuned, sequences):
     np.testing.assert_allclose(ours, logits(texts), rtol=ATOL, atol=ATOL)
 
 
+def test_the_predict_tools_bert_classifier_gives_what_transformers_gives(tmp_path):
+    """test-data/masked_bert_classifier.zip (tests/make_masked_classifier.py), whose numbers the
+    predict tool's test asserts."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = unzipped(TEST_DATA / "masked_bert_classifier.zip", tmp_path / "classifier")
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    first = TEST.read_text().splitlines()[1].split(",")[0]
+    with torch.no_grad():
+        expected = torch.softmax(model(**tokenizer(reference_text("bert", first),
+                                                   return_tensors="pt")).logits, -1)[0]
+    out = tmp_path / "p.tsv"
+    assert main(["predict", str(folder), str(TEST), "-o", str(out)]) == 0
+    row = read_rows(out)[0]
+    assert (row["id"], row["label"], row["predicted"]) == ("1", "0", "0")
+    ours = [float(row["probability_0"]), float(row["probability_1"])]
+    np.testing.assert_allclose(ours, expected.numpy(), rtol=0, atol=ATOL)
+    assert f"{ours[0]:.6f}".startswith("0.51842")  # the tool's test
+
+
 def test_mutagenesis_takes_a_fine_tuned_encoder_as_a_classifier(tmp_path, finetuned):
     _, classifier, _, _, _ = finetuned
     fasta = write_fasta(tmp_path / "one.fa", [("s", "ACGTACGTTAGCAATG")])
