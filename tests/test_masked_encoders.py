@@ -59,7 +59,10 @@ def reference(request, tmp_path_factory):
     from transformers import AutoTokenizer
 
     folder = unzipped(MODELS[request.param], tmp_path_factory.mktemp(request.param))
-    return request.param, folder, AutoTokenizer.from_pretrained(str(folder))
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    expected = {"esm": "EsmTokenizer", "bert": "BertTokenizer", "modernbert": "TokenizersBackend"}
+    assert type(tokenizer).__name__ == expected[request.param]  # transformers' own classes
+    return request.param, folder, tokenizer
 
 
 # --- embed -------------------------------------------------------------------------------------
