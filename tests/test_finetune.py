@@ -201,7 +201,8 @@ def test_report_tables_come_from_the_run_result():
                       stopped_by="early stopping", seconds=3725.0, bf16=False, best_epoch=1.0,
                       best_metric="mcc", best_value=0.4321)
     facts = dict(source="m.zip", train="TATA train rows", architecture="MixtralForSequenceClassification",
-                 classes=["a", "b"], trainable=10, total=1000, rows={"train": 64, "validation": 16})
+                 classes=["a", "b"], trainable=10, total=1000, rows={"train": 64, "validation": 16},
+                 lora_targets=["q_proj", "k_proj", "v_proj", "o_proj"])
     sections = finetuning_report_sections(FinetuneSettings(best_metric="mcc"), run, facts, {"accuracy": 0.75})
     assert sections["Result"] == {"best epoch": "1.00", "best validation mcc": "0.4321",
                                   "epochs run": "2.00", "optimiser steps": 8,
@@ -217,5 +218,5 @@ def test_report_tables_come_from_the_run_result():
     assert settings["max_steps"] == "no limit: the epochs decide"
     assert settings["eval_batch_size"] == f"auto: {1024 if torch.cuda.is_available() else 256}"
     assert settings["logging_steps"] == "auto: about ten per epoch"
-    assert settings["lora_targets"] == "q_proj,k_proj,v_proj,o_proj"
+    assert settings["lora_targets"] == "auto: q_proj,k_proj,v_proj,o_proj"  # the architecture's
     assert settings["learning_rate"] == 1e-05 and settings["early_stopping_patience"] == 3

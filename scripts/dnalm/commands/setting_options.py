@@ -32,7 +32,7 @@ def add_setting_options(parser, settings_class, default_group=None, groups=None)
             kind, keywords["nargs"] = str, "+"
         elif isinstance(default, list):
             kind = comma_separated  # --targets q_proj,v_proj
-        suffix = "" if default is None or default in ("", ()) else f" (default: {default})"
+        suffix = "" if default is None or default in ("", (), []) else f" (default: {default})"
         target.add_argument(option_name(settings_field), type=kind,
                             choices=settings_field.metadata["choices"],
                             help=help_text + suffix, **keywords)

@@ -2,7 +2,11 @@
 
 Reads FASTA or FASTQ (plain or gzip), CSV/TSV or one sequence per line, optionally cuts
 genomic records into windows, tokenizes with DNABERT-2's BPE (bundled), k-mers,
-single nucleotides or your own tokenizer.json, and writes one row per sequence.
+single nucleotides, your own tokenizer.json or a model's own tokenizer (a model zip or
+folder: the ESM or BERT vocab.txt of a Nucleotide Transformer or DNABERT-1 model too, as
+its model reads it), and writes one row per sequence.
+
+Example: dnalm tokenize windows.fa --tokenizer dnabert1.zip -o tokens.parquet
 """
 
 from dataclasses import dataclass
@@ -68,7 +72,10 @@ class TokenizeSettings(SequenceInputSettings):
 
     tokenizer: str = setting("dnabert2", "dnabert2 (bundled, the tutorial's), kmer:K "
                              "(non-overlapping k-mers, e.g. kmer:6), char (one token per "
-                             "nucleotide) or a tokenizer.json file",
+                             "nucleotide), a tokenizer.json file, or a model zip or folder "
+                             "whose own tokenizer is used (also a folder of vocab.txt + "
+                             "tokenizer_config.json: ESM's 6-mers, DNABERT-1's overlapping "
+                             "k-mers)",
                              metavar="dnabert2|kmer:K|char|PATH")
     max_length: int = setting(None, "truncate to this many tokens, [CLS] and [SEP] included (as "
                               "transformers' truncation=True)", min=1, metavar="N")

@@ -3,7 +3,8 @@
 Shared by ``dnalm predict`` and by fine-tuning's test evaluation, so both give
 the same numbers as plain transformers: sequences are padded on the right to
 the longest of their batch, and Mistral-style classifiers read the last token
-that is not ``[PAD]``, so a sequence gets the logits it gets alone.
+that is not ``[PAD]`` (ESM, BERT and ModernBERT the first, [CLS]-like one, with
+the padding masked), so a sequence gets the logits it gets alone.
 """
 
 import numpy as np
@@ -21,7 +22,8 @@ def load_classifier(model_files, device=None):
     if not model_files.has_classification_head:
         raise DnalmError(
             f"model {model_files.source} is a {model_files.architecture} checkpoint without a "
-            "classification head (no score.weight): fine-tune it into a classifier with "
+            f"classification head (no {model_files.classification_head}.weight): fine-tune it "
+            "into a classifier with "
             "'dnalm finetune' first ('dnalm score' and 'dnalm embed' can use it as it is)"
         )
     return load_for_inference(AutoModelForSequenceClassification, model_files, device)

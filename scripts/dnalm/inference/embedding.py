@@ -7,6 +7,10 @@ from the base model so the vocabulary projection is never computed, and only
 real tokens are pooled: padding is masked whichever side it is on.
 ``source="logits"`` pools the causal LM's output instead, as the tutorial does
 (used by the zero-shot variant distances of ``dnalm score``).
+
+``cls`` is the vector of the token the tokenizer puts first ([CLS] for BERT and
+ModernBERT, <cls> for ESM), which an encoder's classifier reads; ``first`` is
+the first pooled token, so the first base with ``--no-special-tokens``.
 """
 
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ from dnalm.inference.batches import (
 )
 from dnalm.settings import check_settings, setting
 
-EMBEDDING_POOLINGS = ("mean", "max", "last", "first")
+EMBEDDING_POOLINGS = ("mean", "max", "cls", "first", "last")
 
 
 def pool(hidden, mask, pooling):
@@ -36,7 +40,7 @@ def pool(hidden, mask, pooling):
         return torch.where(mask, hidden, float("-inf")).amax(dim=1)
     mask = mask.squeeze(-1)
     positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
-    if pooling == "first":
+    if pooling in ("first", "cls"):  # cls: the caller's mask keeps the special tokens
         chosen = torch.where(mask, positions, mask.shape[1]).amin(dim=1)
     elif pooling == "last":
         chosen = torch.where(mask, positions, -1).amax(dim=1)
@@ -75,12 +79,23 @@ def check_layer(model, layer):
         )
 
 
+def check_cls(piece, special_ids):
+    if not piece.input_ids or piece.input_ids[0] not in special_ids:
+        raise DnalmError(
+            f"record {piece.id}: --pooling cls reads the special token a tokenizer puts first "
+            "([CLS], <cls>), and this model's tokenizer puts none: use first, mean, max or last"
+        )
+
+
 def embed_pieces(model, pieces, settings, pad_id, special_ids):
     """Yield ``(ids, matrix)`` per block of records, in input order; matrix is float32 numpy."""
     check_layer(model, settings.layer)
     device = next(model.parameters()).device
     special = torch.tensor(sorted(special_ids), dtype=torch.long, device=device)
     for block in blocks(pieces, settings.block_size):
+        if settings.pooling == "cls":
+            for piece in block:
+                check_cls(piece, special_ids)
         pooled = [None] * len(block)
         counts = [0] * len(block)
         max_tokens = settings.max_batch_tokens or 256 * settings.batch_size
@@ -100,6 +115,9 @@ def _embed_batch(model, sequences, settings, pad_id, special, device):
         sequences, pad_id, settings.padding_side, device
     )
     wants_layer = settings.layer != -1
+    if model.config.model_type == "esm":
+        # ESM numbers its learned positions itself: from padding_idx + 1 on, pads skipped.
+        position_ids = None
     output = model(
         input_ids=input_ids,
         attention_mask=unless_full(attention_mask),
@@ -112,7 +130,7 @@ def _embed_batch(model, sequences, settings, pad_id, special, device):
     else:
         hidden = output.hidden_states[settings.layer] if wants_layer else output.last_hidden_state
     pool_mask = attention_mask.bool()
-    if not settings.special_tokens:
+    if not settings.special_tokens and settings.pooling != "cls":
         pool_mask &= ~torch.isin(input_ids, special)
     counts = pool_mask.sum(dim=1)
     if bool((counts == 0).any()):
@@ -133,7 +151,7 @@ def _combine_parts(block, pooled, counts, pooling):
             vector = (vectors * weights[:, None]).sum(axis=0) / weights.sum()
         elif pooling == "max":
             vector = vectors.max(axis=0)
-        elif pooling == "first":
+        elif pooling in ("first", "cls"):
             vector = vectors[0]
         else:
             vector = vectors[-1]

@@ -38,8 +38,12 @@ MASKED_LM_HEADS = {"esm": "lm_head.", "bert": "cls.predictions.", "modernbert": 
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-# The classification head of Mistral/Mixtral/Llama/Qwen ...ForSequenceClassification.
-CLASSIFICATION_HEAD = "score"
+# The layer of each ...ForSequenceClassification whose rows are the classes: Mistral, Mixtral,
+# Llama and Qwen call it score; ESM's head is a dense layer then out_proj, BERT's and
+# ModernBERT's final layer is classifier.
+CLASSIFICATION_HEADS = {**{model_type: "score" for model_type in CAUSAL_MODEL_TYPES},
+                        "esm": "classifier.out_proj", "bert": "classifier",
+                        "modernbert": "classifier"}
 # Folders that zip tools add next to the real content.
 IGNORED_TOP_LEVEL = ("__MACOSX",)
 
@@ -102,10 +106,15 @@ class ModelFiles:
         return tied or any(name.endswith("lm_head.weight") for name in self.weight_names)
 
     @property
+    def classification_head(self):
+        """The name of the layer whose rows are the classes (``score``, ``classifier``, ...)."""
+        return CLASSIFICATION_HEADS[self.model_type]
+
+    @property
     def has_classification_head(self):
-        """True when the checkpoint holds a trained classification head (``score.weight``)."""
-        return any(name.split(".")[-2:] == [CLASSIFICATION_HEAD, "weight"]
-                   for name in self.weight_names)
+        """True when the checkpoint holds a trained classification head (e.g. ``score.weight``)."""
+        weight = f"{self.classification_head}.weight"
+        return any(name == weight or name.endswith("." + weight) for name in self.weight_names)
 
     def tokenizer(self):
         """The model's own ``tokenizers.Tokenizer`` (io/model_tokenizers.py).
@@ -157,8 +166,11 @@ def _announced(files):
     return files
 
 
-def extract_model_zip(zip_path, target):
-    """Extract the model files of ``zip_path`` under ``target``; return the model folder."""
+def extract_model_zip(zip_path, target, only=None):
+    """Extract the model files of ``zip_path`` under ``target``; return the model folder.
+
+    ``only``: the file names to extract (e.g. the tokenizer's), where not all are needed.
+    """
     try:
         with zipfile.ZipFile(zip_path) as archive:
             members = [info for info in archive.infolist() if not info.is_dir()]
@@ -166,7 +178,8 @@ def extract_model_zip(zip_path, target):
                 _check_member(info, zip_path)
             prefix = _model_prefix([info.filename for info in members], zip_path)
             for info in members:
-                if info.filename.startswith(prefix) and not _is_ignored(info.filename):
+                wanted = only is None or info.filename[len(prefix):] in only
+                if info.filename.startswith(prefix) and not _is_ignored(info.filename) and wanted:
                     archive.extract(info, target)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
         raise DnalmError(f"model {zip_path} is a damaged zip archive: {error}") from None

@@ -26,6 +26,8 @@ from dnalm.errors import DnalmError
 from dnalm.io.sequences import BASES
 
 VOCAB_FILE = "vocab.txt"
+# The files a model's tokenizer is read from.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", VOCAB_FILE)
 # Python tokenizers whose vocab.txt dnalm reads: the tokenizer_class of tokenizer_config.json.
 VOCAB_TOKENIZERS = ("EsmTokenizer", "BertTokenizer", "BertTokenizerFast")
 WHITESPACE_PRE_TOKENIZERS = ("BertPreTokenizer", "Whitespace", "WhitespaceSplit")

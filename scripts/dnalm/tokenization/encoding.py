@@ -22,6 +22,7 @@ import pyarrow as pa
 from tokenizers import Tokenizer
 
 from dnalm.errors import DnalmError
+from dnalm.io.model_tokenizers import dna_tokenizer
 from dnalm.io.token_table import (
     ID_COLUMN,
     IDS_COLUMN,
@@ -78,9 +79,10 @@ def tokenize_to_table(records, tokenizer, out_path, max_length=None):
     if max_length is not None:
         if max_length < tokenizer.num_special_tokens_to_add(False) + 1:
             raise DnalmError(f"--max-length {max_length} leaves no room for any DNA token")
-        tokenizer = Tokenizer.from_str(tokenizer_json)  # a copy: leave the caller's untouched
+        # a copy, so the caller's is left untouched; wrapped again as DNA needs (DNABERT-1 k-mers)
+        tokenizer = dna_tokenizer(Tokenizer.from_str(tokenizer_json))
         tokenizer.enable_truncation(max_length)
-    unk_id = tokenizer.token_to_id(UNK)
+    unk_id = tokenizer.token_to_id(getattr(tokenizer.model, "unk_token", None) or UNK)
     special_ids = np.array(
         [i for i, token in tokenizer.get_added_tokens_decoder().items() if token.special and i != unk_id],
         dtype=np.int32,

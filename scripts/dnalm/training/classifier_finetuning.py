@@ -19,6 +19,7 @@ from dnalm.inference.batches import pad_id_of
 from dnalm.inference.classification import predict_probabilities
 from dnalm.inference.classification_metrics import classification_metrics
 from dnalm.io.model_archive import open_model
+from dnalm.io.model_tokenizers import TOKENIZER_FILES
 from dnalm.runtime.hardware import attention_implementation
 from dnalm.settings import settings_summary
 from dnalm.training import classifier_model
@@ -27,7 +28,9 @@ from dnalm.training.finetuning import (FinetuneRun, auto_eval_batch_size, bf16_p
                                        train_classifier)
 from dnalm.training.report import readable_setting, time_and_hardware
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# The tokenizer travels with the fine-tuned model as the files it came as: a tokenizer.json, or
+# the vocab.txt of an ESM or BERT tokenizer (read again the same way, DNABERT-1's k-mers included).
+COPIED_TOKENIZER_FILES = TOKENIZER_FILES + ("special_tokens_map.json",)
 
 
 @dataclass
@@ -59,12 +62,14 @@ def finetune(model_path, datasets, settings, scratch):
         attention = attention_implementation(settings.attention, bf16)
         model = classifier_model.load_for_finetuning(model_files, classes, attention=attention,
                                                      new_head_wanted=settings.new_head)
+        lora_targets = classifier_model.lora_targets(model_files.model_type, settings.lora_targets)
         model = classifier_model.apply_method(
             model, settings.method, settings.lora_r, settings.lora_alpha, settings.lora_dropout,
-            settings.lora_targets)
+            lora_targets)
         trainable, total = classifier_model.parameter_counts(model)
+        adapted = f" (LoRA on {','.join(lora_targets)})" if settings.method == "lora" else ""
         print(f"model: {model_files.architecture} -> {len(classes)} classes; method "
-              f"{settings.method}: {trainable:,} of {total:,} parameters train", flush=True)
+              f"{settings.method}{adapted}: {trainable:,} of {total:,} parameters train", flush=True)
         run = train_classifier(
             model, examples(tokens["train"], indices["train"]),
             examples(tokens["validation"], indices["validation"], sort_by_length=True),
@@ -72,13 +77,13 @@ def finetune(model_path, datasets, settings, scratch):
         final = classifier_model.merged(run.model)
         model_dir = scratch / "model"
         final.save_pretrained(str(model_dir))
-        for name in TOKENIZER_FILES:
+        for name in COPIED_TOKENIZER_FILES:
             if (model_files.directory / name).is_file():
                 shutil.copy(model_files.directory / name, model_dir / name)
         test_values = evaluate_test(final, tokens.get("test"), indices.get("test"), pad_id)
         facts = dict(source=Path(model_path).name, train=Path(datasets["train"].source).name,
                      architecture=model_files.architecture,
-                     classes=classes, trainable=trainable, total=total,
+                     classes=classes, trainable=trainable, total=total, lora_targets=lora_targets,
                      rows={name: len(data) for name, data in datasets.items()},
                      record=model_files.record.summary() if model_files.record else None)
     return FinetuneResult(run=run, model_dir=model_dir, test_values=test_values, facts=facts)
@@ -95,6 +100,9 @@ def evaluate_test(model, token_ids, class_indices, pad_id):
 
 def finetuning_report_sections(settings, run, facts, test_values):
     """The report's tables for a ``finetuning.FinetuneRun``: data, model, settings, result."""
+    # what the settings left to the run came to
+    automatic = {"eval_batch_size": auto_eval_batch_size(),
+                 "lora_targets": ",".join(facts.get("lora_targets") or ())}
     sections = {
         "Data": {"training table": facts["train"],
                  **{f"{name} sequences": f"{count:,}" for name, count in facts["rows"].items()}},
@@ -103,7 +111,7 @@ def finetuning_report_sections(settings, run, facts, test_values):
                   "trainable / total parameters": f"{facts['trainable']:,} / {facts['total']:,}",
                   # an installed model's provenance: the exact weights behind the result
                   **({"installed model": facts["record"]} if facts.get("record") else {})},
-        "Settings": {name: readable_setting(name, value, auto_eval_batch_size())
+        "Settings": {name: readable_setting(name, value, automatic.get(name))
                      for name, value in settings_summary(settings).items()},
         "Result": {"best epoch": f"{run.best_epoch:.2f}" if run.best_epoch else "none evaluated",
                    f"best validation {run.best_metric}":

@@ -1,15 +1,17 @@
 """A sequence classifier on top of a checkpoint, and what of it trains (LoRA, full, head).
 
-``load_for_finetuning`` puts a classification head (``score``, one row per
-class) on any checkpoint the suite reads: a causal LM from ``dnalm pretrain``
-gets a new head; a classifier such as Mistral-DNA's keeps its head when it has
-the same classes, else gets a new one. ``apply_method`` then chooses what
-trains:
+``load_for_finetuning`` puts a classification head (one row per class: ``score``
+for Mistral, Mixtral, Llama and Qwen, ``classifier`` for ESM, BERT and
+ModernBERT) on any checkpoint the suite reads: a causal LM from ``dnalm
+pretrain`` or a masked LM gets a new head; a classifier such as Mistral-DNA's
+keeps its head when it has the same classes, else gets a new one.
+``apply_method`` then chooses what trains:
 
-* ``lora``: low-rank adapters on the named linear layers (the attention
-  projections by default), as the tutorial does; the head always trains, as
-  peft's ``modules_to_save``. A target that matches no layer is an error: peft
-  would otherwise adapt nothing and the run would silently train the head only.
+* ``lora``: low-rank adapters on the named linear layers (by default the
+  attention projections of the architecture, ``LORA_TARGETS``), as the tutorial
+  does; the head always trains, as peft's ``modules_to_save``. A target that
+  matches no layer is an error: peft would otherwise adapt nothing and the run
+  would silently train the head only.
 * ``full``: every weight.
 * ``head``: the head only, on a frozen backbone (a linear probe).
 
@@ -20,10 +22,25 @@ saved model is a plain checkpoint that loads without peft.
 import torch
 
 from dnalm.errors import DnalmError
+from dnalm.inference.batches import pad_id_of
 from dnalm.io.checkpoint_loading import loading_checkpoint
-from dnalm.io.model_archive import CLASSIFICATION_HEAD
+from dnalm.io.model_archive import CAUSAL_MODEL_TYPES
 
 METHODS = ("lora", "full", "head")
+# The linear layers LoRA adapts unless told otherwise, by the last part of their names: the
+# tutorial's attention projections for the causal models; for ESM and BERT the attention's
+# query, key, value and dense, a name their feed-forward layers share; ModernBERT fuses q, k, v
+# into Wqkv, and Wo is both the attention's and the MLP's output.
+LORA_TARGETS = {**{model_type: ("q_proj", "k_proj", "v_proj", "o_proj")
+                   for model_type in CAUSAL_MODEL_TYPES},
+                "esm": ("query", "key", "value", "dense"), "bert": ("query", "key", "value", "dense"),
+                "modernbert": ("Wqkv", "Wo")}
+# The modules that make the classification head: they train whatever the method (peft's
+# modules_to_save), alone with --method head. The first holds the class rows; BERT's pooler and
+# ModernBERT's head (a dense layer before the classifier) serve the classifier only.
+HEAD_MODULES = {**{model_type: ("score",) for model_type in CAUSAL_MODEL_TYPES},
+                "esm": ("classifier",), "bert": ("classifier", "pooler"),
+                "modernbert": ("classifier", "head")}
 
 
 def same_classes(config, class_names):
@@ -49,9 +66,8 @@ def load_for_finetuning(model_files, class_names, attention="sdpa", experts="gro
     config.id2label = dict(enumerate(class_names))
     config.label2id = {name: index for index, name in enumerate(class_names)}
     config.problem_type = "single_label_classification"
-    if config.pad_token_id is None:
-        pad = model_files.tokenizer().token_to_id("[PAD]")
-        config.pad_token_id = pad if pad is not None else config.eos_token_id
+    if config.pad_token_id is None:  # the classifier finds the padding by this id
+        config.pad_token_id = pad_id_of(model_files.tokenizer(), model_files.config)
     kwargs = dict(config=config, dtype=torch.float32, attn_implementation=attention,
                   use_safetensors=True, local_files_only=True, trust_remote_code=False,
                   ignore_mismatched_sizes=True, output_loading_info=True)
@@ -59,8 +75,8 @@ def load_for_finetuning(model_files, class_names, attention="sdpa", experts="gro
         kwargs["experts_implementation"] = experts
     with loading_checkpoint(model_files.source):
         model, info = AutoModelForSequenceClassification.from_pretrained(directory, **kwargs)
-    backbone_missing = [key for key in info.get("missing_keys") or ()
-                        if CLASSIFICATION_HEAD not in key.split(".")]
+    # A masked LM's checkpoint has no classifier (nor BERT's pooler): those start new.
+    backbone_missing = [key for key in info.get("missing_keys") or () if not is_head(model, key)]
     if backbone_missing:
         raise DnalmError(
             f"model {model_files.source}: the weights do not match config.json "
@@ -75,48 +91,70 @@ def load_for_finetuning(model_files, class_names, attention="sdpa", experts="gro
     return model
 
 
+def head_modules(model):
+    return HEAD_MODULES[model.config.model_type]
+
+
+def is_head(model, parameter_name):
+    """True for a weight of the classification head (``score.weight``, ``bert.pooler.dense.bias``)."""
+    return any(part in head_modules(model) for part in parameter_name.split(".")[:-1])
+
+
 def new_head(model):
-    """A freshly initialised ``score`` layer (also where a same-shaped old head was loaded)."""
-    head = getattr(model, CLASSIFICATION_HEAD)
-    torch.nn.init.normal_(head.weight, std=model.config.initializer_range)
-    if head.bias is not None:
-        torch.nn.init.zeros_(head.bias)
+    """A freshly initialised class layer (``score``; ESM's two-layer ``classifier``), also where a
+    same-shaped old head was loaded."""
+    for layer in model.get_submodule(head_modules(model)[0]).modules():
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.init.normal_(layer.weight, std=model.config.initializer_range)
+            if layer.bias is not None:
+                torch.nn.init.zeros_(layer.bias)
+
+
+def lora_targets(model_type, targets=()):
+    """The layers LoRA adapts: ``targets`` as given, else the architecture's ``LORA_TARGETS``."""
+    return list(targets) or list(LORA_TARGETS[model_type])
 
 
 def linear_layer_names(model):
     return [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
 
 
-def check_lora_targets(model, targets):
-    """Every target must name at least one linear layer (by its last name part(s))."""
-    if not targets:
-        raise DnalmError("--lora-targets is empty: name the layers to adapt, e.g. q_proj,v_proj")
-    names = linear_layer_names(model)
-    unmatched = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+def lora_layers(model, targets):
+    """The backbone's linear layers that ``targets`` name (by their last name part(s)), in full.
+
+    Full names, so that a target never reaches into the head (ESM's classifier has a ``dense``
+    layer too, which trains whole). Every target must name at least one layer.
+    """
+    names = [name for name in linear_layer_names(model) if not is_head(model, name + ".weight")]
+    chosen = {target: [name for name in names if name == target or name.endswith("." + target)]
+              for target in targets}
+    unmatched = [target for target, found in chosen.items() if not found]
     if unmatched:
-        available = sorted({name.rsplit(".", 1)[-1] for name in names} - {CLASSIFICATION_HEAD})
+        available = sorted({name.rsplit(".", 1)[-1] for name in names})
         raise DnalmError(
             f"LoRA target(s) {', '.join(unmatched)} match no linear layer of the model "
             f"(its linear layers: {', '.join(available)})"
         )
+    return sorted({name for found in chosen.values() for name in found})
 
 
 def apply_method(model, method, lora_r=16, lora_alpha=16, lora_dropout=0.05, targets=()):
-    """The model to train: peft-wrapped for ``lora``, partly frozen for ``head``."""
+    """The model to train: peft-wrapped for ``lora`` (on ``lora_targets(targets)``), partly frozen
+    for ``head``."""
     if method not in METHODS:
         raise DnalmError(f"unknown method '{method}' (use one of {', '.join(METHODS)})")
     if method == "full":
         return model
     if method == "head":
         for name, parameter in model.named_parameters():
-            parameter.requires_grad = name.split(".")[0] == CLASSIFICATION_HEAD
+            parameter.requires_grad = is_head(model, name)
         return model
     from peft import LoraConfig, TaskType, get_peft_model
 
-    check_lora_targets(model, targets)
+    layers = lora_layers(model, lora_targets(model.config.model_type, targets))
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=lora_r, lora_alpha=lora_alpha,
-                        lora_dropout=lora_dropout, target_modules=list(targets),
-                        modules_to_save=[CLASSIFICATION_HEAD])
+                        lora_dropout=lora_dropout, target_modules=layers,
+                        modules_to_save=list(head_modules(model)))
     return get_peft_model(model, config)
 
 

@@ -27,8 +27,6 @@ from dnalm.training.classifier_model import METHODS
 from dnalm.training.trainer import without_default_printers
 from dnalm.training.trainer_settings import SPEED, TRAINING, TrainerSettings, build_training_arguments
 
-TUTORIAL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
-
 
 @dataclass
 class FinetuneSettings(TrainerSettings):
@@ -42,9 +40,11 @@ class FinetuneSettings(TrainerSettings):
     lora_alpha: float = setting(16.0, "LoRA scaling alpha (tutorial: 16)", group="method", min=0)
     lora_dropout: float = setting(0.05, "dropout on the LoRA path (tutorial: 0.05)", group="method",
                                   min=0, below=1)
-    lora_targets: list = setting(list(TUTORIAL_TARGETS), "comma-separated linear layers to adapt "
-                                 "(tutorial: q_proj,k_proj,v_proj,o_proj); each must exist",
-                                 group="method")
+    lora_targets: list = setting([], "comma-separated linear layers to adapt, each must exist "
+                                 "(default: the attention projections of the architecture: "
+                                 "q_proj,k_proj,v_proj,o_proj as the tutorial for Mistral, Mixtral, "
+                                 "Llama and Qwen; query,key,value,dense for ESM and BERT; Wqkv,Wo "
+                                 "for ModernBERT)", group="method")
     new_head: bool = setting(False, "start from a new classification head even where the "
                              "checkpoint's own head has the same classes", group="method")
     epochs: float = setting(3.0, "maximum number of epochs (tutorial: 3)", group=TRAINING,

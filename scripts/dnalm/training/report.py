@@ -102,8 +102,8 @@ def readable_setting(name, value, auto=None):
 
     ``auto`` is what an automatic value came to in this run, where the caller knows it.
     """
-    if isinstance(value, list):
-        return ",".join(map(str, value))
+    if isinstance(value, list):  # an empty list leaves the choice to the run
+        return ",".join(map(str, value)) or (f"auto: {auto}" if auto else "auto")
     meanings = {
         "time_budget_minutes": {0: "no limit"},
         "max_steps": {-1: "no limit: the epochs decide"},
