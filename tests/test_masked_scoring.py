@@ -227,3 +227,38 @@ def test_options_of_the_other_objective_are_refused_in_one_line(tmp_path, capsys
     expect_error(capsys, ["mutagenesis", str(MASKED_ZIPS["esm"]), "--sequences", str(pairs),
                           "--target-class", "x", "-o", str(out)],
                  "--target-class follows a classifier's class, but model", [out])
+
+
+def test_score_variants_equals_gpn_run_vep_on_a_single_base_model(tmp_path):
+    """The peer: GPN's own variant score (gpn.ss.run_vep, Benegas et al. 2023) masks the
+    variant's base in a window centred on it and takes logit(alt) - logit(ref) there (the same
+    as the log-probability difference), averaged over both strands: dnalm's masked marginal
+    with --strand both on the single-base ModernBERT. Its [CLS] is GPN's n_prefix. GPN loads
+    the model with trust_remote_code, inert here: the test model's config has no auto_map."""
+    pytest.importorskip("gpn.ss.run_vep", reason="gpn[inference] (the peers extra) is not installed")
+    import datasets
+    from gpn.data import Genome
+    from gpn.ss.run_vep import MLMforVEPModel, run_vep
+    from transformers import AutoTokenizer
+
+    rng = random.Random(5)
+    chrom = dna(400, rng)
+    genome = write_fasta(tmp_path / "genome.fa", [("chr1", chrom)])
+    variants = [{"chrom": "chr1", "pos": pos, "ref": chrom[pos - 1], "alt": alt}
+                for pos in (60, 151, 200, 333) for alt in "ACGT" if alt != chrom[pos - 1]]
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(
+        f"{v['chrom']}\t{v['pos']}\t.\t{v['ref']}\t{v['alt']}\t.\t.\t.\n" for v in variants))
+    out = tmp_path / "effects.tsv"
+    assert main(["score-variants", str(MASKED_ZIPS["modernbert"]), str(vcf), "--genome",
+                 str(genome), "--window", "101", "--strand", "both", "-o", str(out)]) == 0
+    ours = [float(row["masked_effect"]) for row in read_rows(out)]
+
+    model_dir = extract_model_zip(MASKED_ZIPS["modernbert"], tmp_path / "model")
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    theirs = run_vep(datasets.Dataset.from_list(variants), Genome(str(genome)), 101, tokenizer,
+                     MLMforVEPModel(str(model_dir)), n_prefix=1, per_device_batch_size=4,
+                     dataloader_num_workers=0)
+    assert len(ours) == len(theirs) == 12
+    assert max(abs(a - float(b)) for a, b in zip(ours, theirs)) <= 1e-5
+    assert len({round(value, 4) for value in ours}) == 12  # the effects really differ

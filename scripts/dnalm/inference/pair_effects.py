@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dnalm.errors import DnalmError
 from dnalm.inference.batches import (
     ContextSettings,
+    blocks,
     fit_to_context,
     pad_id_of,
     special_token_ids,
@@ -49,6 +50,7 @@ MASKED_SCORES = ("marginal", "pll")
 TOKEN_COLUMNS = ("ref_n_tokens", "alt_n_tokens")
 COUNT_COLUMNS = TOKEN_COLUMNS + ("masked_tokens",)  # differ by strand: one strand's rows only
 STRANDS = ("forward", "both")
+PLL_RECORDS_AT_ONCE = 256  # a masked LM's sequences whose pseudo-log-likelihoods run together
 
 
 @dataclass
@@ -147,10 +149,13 @@ class EffectScorer:
         return self._pseudo_log_likelihoods(pieces)
 
     def _pseudo_log_likelihoods(self, pieces):
-        for group in _by_record(pieces):
-            plls = self.masked_scorer.pseudo_log_likelihoods([p.input_ids for p in group])
-            yield SequenceScore(group[0].id, sum(p.value for p in plls),
-                                sum(p.n_tokens for p in plls))
+        # A block of records at a time, so that the masked copies of several share a batch.
+        for block in blocks(pieces, PLL_RECORDS_AT_ONCE):
+            plls = iter(self.masked_scorer.pseudo_log_likelihoods([p.input_ids for p in block]))
+            for group in _by_record(block):
+                parts = [next(plls) for _ in group]
+                yield SequenceScore(group[0].id, sum(p.value for p in parts),
+                                    sum(p.n_tokens for p in parts))
 
     def effects(self, pairs, strand="forward", substitutions=None):
         """One ``{column: value}`` per ``(ref, alt)`` pair of ``SequenceRecord``s, in order;
