@@ -69,6 +69,14 @@ def mask_id_of(tokenizer, config, source):
                      f"{' or '.join(MASK_TOKENS)} in its vocabulary): masked-LM scores need one")
 
 
+def masked_lm_head(model):
+    """The masked-token head of a ``...ForMaskedLM`` alone (hidden states -> logits), as its
+    ``forward`` applies it; None for an architecture not listed (its full logits are used)."""
+    heads = {"esm": lambda: model.lm_head, "bert": lambda: model.cls,
+             "modernbert": lambda: lambda hidden: model.decoder(model.head(hidden))}
+    return heads[model.config.model_type]() if model.config.model_type in heads else None
+
+
 class MaskedScorer:
     """A masked LM with what its scores need: the mask, padding and special token ids,
     and the batch limits (sequences and tokens per forward pass)."""
@@ -139,11 +147,16 @@ class MaskedScorer:
         device = next(self.model.parameters()).device
         input_ids, attention_mask, _ = pad_batch([q.input_ids for q in queries], self.pad_id,
                                                  "right", device)
-        # No position ids: ESM counts its positions from padding_idx + 1 itself.
-        logits = self.model(input_ids=input_ids, attention_mask=unless_full(attention_mask)).logits
         rows = [row for row, q in enumerate(queries) for _ in q.positions]
         columns = [position for q in queries for position in q.positions]
-        log_probs = torch.log_softmax(logits[rows, columns].float(), dim=-1)
+        # No position ids: ESM counts its positions from padding_idx + 1 itself.
+        inputs = {"input_ids": input_ids, "attention_mask": unless_full(attention_mask)}
+        head = masked_lm_head(self.model)
+        if head is None:
+            logits = self.model(**inputs).logits[rows, columns]
+        else:  # the head at the masked positions only: most of a PLL pass's cost otherwise
+            logits = head(self.model.base_model(**inputs).last_hidden_state[rows, columns])
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
         width = max(len(targets) for q in queries for targets in q.targets)
         wanted = torch.tensor([list(t) + [t[0]] * (width - len(t))
                                for q in queries for t in q.targets], device=device)
