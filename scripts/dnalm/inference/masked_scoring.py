@@ -72,9 +72,14 @@ def mask_id_of(tokenizer, config, source):
 def masked_lm_head(model):
     """The masked-token head of a ``...ForMaskedLM`` alone (hidden states -> logits), as its
     ``forward`` applies it; None for an architecture not listed (its full logits are used)."""
-    heads = {"esm": lambda: model.lm_head, "bert": lambda: model.cls,
-             "modernbert": lambda: lambda hidden: model.decoder(model.head(hidden))}
-    return heads[model.config.model_type]() if model.config.model_type in heads else None
+    kind = model.config.model_type
+    if kind == "esm":
+        return model.lm_head
+    if kind == "bert":
+        return model.cls
+    if kind == "modernbert":
+        return lambda hidden: model.decoder(model.head(hidden))
+    return None
 
 
 class MaskedScorer:
