@@ -8,9 +8,9 @@ pseudo-log-likelihood of each sequence (each token masked in turn), and for pair
 masked marginal: the tokens where ref and alt differ are masked together in the
 reference, and log p(alt) - log p(ref) is summed over them. With overlapping k-mers
 (DNABERT-1) the up to k tokens holding a changed base are all masked, so the base is
-hidden, and their k-mers compared. Pairs that tokenize to different lengths (indels)
-get the pseudo-log-likelihood difference (alt - ref); --masked-score pll gives it for
-every pair.
+hidden, and their k-mers compared. Pairs of different lengths (indels), or whose
+tokens do not match one to one (an N that moves a 6-mer cut), get the pseudo-log-
+likelihood difference (alt - ref); --masked-score pll gives it for every pair.
 
 Examples:
   dnalm score model.zip windows.fa -o scores.tsv

@@ -83,8 +83,8 @@ class EffectSettings(ContextSettings):
         "marginal of a substitution, log p(alt) - log p(ref) summed over the tokens that "
         "differ, masked together in the reference (with overlapping k-mers, as DNABERT's, "
         "all up to k tokens holding a changed base are masked and their k-mers compared), and "
-        "the pseudo-log-likelihood difference (alt - ref) where ref and alt tokenize to "
-        "different lengths (indels); 'pll', the pseudo-log-likelihood difference of every pair "
+        "the pseudo-log-likelihood difference (alt - ref) for indels and pairs whose tokens "
+        "do not match one to one; 'pll', the pseudo-log-likelihood difference of every pair "
         "(one pass per token: slower). A causal LM refuses it", choices=MASKED_SCORES)
 
     def __post_init__(self):
