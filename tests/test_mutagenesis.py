@@ -22,8 +22,17 @@ def regions():
     return [(name, sequence[:40]) for name, sequence in read_fasta(WINDOWS, 2)]
 
 
+# A causal LM's Δ log-likelihood, and the masked marginal of masked LMs of each tokenization:
+# NT's 6-mers (ESM), DNABERT's overlapping 6-mers (BERT) and single bases (ModernBERT).
+EFFECT_COLUMNS = {MICRO_ZIP: "delta_log_likelihood",
+                  **{TEST_DATA / f"masked_{name}.zip": "masked_effect"
+                     for name in ("esm", "bert", "modernbert")}}
+
+
+@pytest.mark.parametrize("model", EFFECT_COLUMNS, ids=lambda path: path.stem)
 @pytest.mark.parametrize("strand", ["forward", "both"])
-def test_every_effect_equals_score_variants_on_the_same_substitution(tmp_path, regions, strand):
+def test_every_effect_equals_score_variants_on_the_same_substitution(tmp_path, regions, strand,
+                                                                      model):
     """Each region its own contig, every substitution a VCF record and the window the region."""
     genome = write_fasta(tmp_path / "genome.fa", regions)
     calls = tmp_path / "ism.vcf"
@@ -31,16 +40,16 @@ def test_every_effect_equals_score_variants_on_the_same_substitution(tmp_path, r
         f"{name}\t{s.position + 1}\t.\t{s.ref}\t{s.alt}\t.\t.\t.\n"
         for name, sequence in regions for s in substitutions(sequence)))
     ism, variants = tmp_path / "ism.tsv", tmp_path / "variants.tsv"
-    assert main(["mutagenesis", str(MICRO_ZIP), "--sequences", str(genome), "-o", str(ism),
+    assert main(["mutagenesis", str(model), "--sequences", str(genome), "-o", str(ism),
                  "--strand", strand]) == 0
-    assert main(["score-variants", str(MICRO_ZIP), str(calls), "--genome", str(genome),
+    assert main(["score-variants", str(model), str(calls), "--genome", str(genome),
                  "--window", "40", "--strand", strand, "-o", str(variants)]) == 0
     ours, theirs = read_rows(ism), read_rows(variants)
     assert len(ours) == len(theirs) == 240
     assert [(r["chrom"], r["pos"], r["ref"], r["alt"]) for r in ours] == \
         [(r["CHROM"], r["POS"], r["REF"], r["ALT"]) for r in theirs]
     assert all(r["window_start"] == "1" for r in theirs)  # the window is the whole region
-    difference = max(abs(float(a["effect"]) - float(b["delta_log_likelihood"]))
+    difference = max(abs(float(a["effect"]) - float(b[EFFECT_COLUMNS[model]]))
                      for a, b in zip(ours, theirs))
     assert difference <= 1e-6 + 1e-9  # both written to 1e-6
     assert len({r["effect"] for r in ours}) > 200  # the effects really differ

@@ -142,10 +142,11 @@ TOOL_SETTINGS = {
     "dnalm_pretrain": Form((PretrainingSettings,), left_out=frozenset({"dataloader_workers"})),
     "dnalm_finetune": Form((FinetuneSettings,), left_out=frozenset({"logging_steps"})),
     "dnalm_embed": Form((EmbeddingSettings, ContextSettings)),
-    "dnalm_score": Form((ScoreSettings,), own_shape=frozenset({"distances"})),
+    # --masked-score: None on the command line (a causal LM refuses it), see below.
+    "dnalm_score": Form((ScoreSettings,), own_shape=frozenset({"distances", "masked_score"})),
     # Windows of a few hundred bp fit every model's context: the form keeps "error".
     "dnalm_score_variants": Form((ScoreVariantsSettings,), left_out=frozenset({"long_sequences"}),
-                                 own_shape=frozenset({"distances"})),
+                                 own_shape=frozenset({"distances", "masked_score"})),
     "dnalm_generate": Form((GenerationSettings,)),
     "dnalm_predict": Form((PredictSettings,)),
     "dnalm_compare_effects": Form((CompareEffectsSettings,)),
@@ -310,3 +311,17 @@ def test_a_window_outside_its_range_is_refused_in_one_line(capsys):
         main(["score-variants", "model.zip", "calls.vcf", "--genome", "g.fa", "-o", "o.tsv",
               "--window", "wide"])
     assert "argument --window: invalid int value: 'wide'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tool", ["dnalm_score", "dnalm_score_variants"])
+def test_the_masked_score_starts_at_the_marginal_and_is_passed_only_when_changed(tool):
+    """--masked-score is None unless given (a causal LM refuses it): the form offers its
+    choices with the marginal, the masked LM's default, selected, and passes only pll."""
+    (masked_score,) = [f for f in declared_by(TOOL_SETTINGS[tool]) if f.name == "masked_score"]
+    assert default_of(masked_score) is None
+    param = form_parameters(tool)[option_name(masked_score)]
+    assert [o.get("value") for o in param.iter("option")] == list(masked_score.metadata["choices"])
+    assert selected(param) == ["marginal"]
+    command = (REPO / "tools" / f"{tool}.xml").read_text()
+    assert "@MASKED_SCORE_ARGUMENT@" in command
+    assert "#if $advanced.masked_score == 'pll'" in (REPO / "tools" / "macros.xml").read_text()

@@ -1,8 +1,10 @@
 """In-silico mutagenesis: every single-base substitution of some regions, scored by a model.
 
 A causal LM gives each substitution's change in the region's log-likelihood (as 'dnalm
-score-variants' scores a variant in a window the size of the region), a fine-tuned
-classifier the change in one class's logit and probability. The per-base tracks (the mean
+score-variants' scores a variant in a window the size of the region), a masked LM its
+masked marginal (the tokens the substitution changes masked together in the region, with
+overlapping k-mers every token holding the base; log p(alt) - log p(ref) summed over
+them, as score-variants scores it), a fine-tuned classifier the change in one class's logit and probability. The per-base tracks (the mean
 effect of a base's three substitutions, the largest absolute one, and the reference base's
 importance, minus the mean) go out as bedGraph and bigWig on genome coordinates.
 
@@ -84,8 +86,9 @@ def run(args):
     count = sum(len(e.substitutions) for e in effects)
     print(f"dnalm mutagenesis: {count:,} substitutions scored in {seconds:.1f} s "
           f"({count / max(seconds, 1e-9):,.0f} per second)", flush=True)
-    label = ("Δ log-likelihood (alt - ref)" if kind == "causal"
-             else f"Δ logit of class '{scorer.target_class}'")
+    label = {"causal": "Δ log-likelihood (alt - ref)",
+             "masked": "masked marginal, log p(alt) - log p(ref)"}.get(
+        kind, f"Δ logit of class '{scorer.target_class}'")
     _write_outputs(args, settings, regions, effects, contig_lengths, kind, label,
                    {"substitutions": count, "seconds": seconds, "record": record})
 
@@ -94,7 +97,7 @@ def _model_kind(model_files):
     if model_files.has_classification_head:
         return "classifier"
     if model_files.has_lm_head:
-        return "causal"
+        return model_files.objective  # causal or masked
     raise DnalmError(f"model {model_files.source} is a {model_files.architecture} checkpoint "
                      "with neither a language-model head nor a classification head: "
                      "mutagenesis needs one to score the substitutions")
@@ -143,7 +146,7 @@ def _write_table(path, regions, effects, kind):
 
 def _number(value, kind):
     """Log-likelihood changes to 1e-6, as score-variants writes them; logits to 8 digits."""
-    return f"{value:.6f}" if kind == "causal" else f"{value:.8g}"
+    return f"{value:.8g}" if kind == "classifier" else f"{value:.6f}"
 
 
 def _report_sections(args, settings, regions, effects, kind, label, timing):

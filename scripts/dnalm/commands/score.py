@@ -3,6 +3,15 @@ zero-shot effect of variants for ref/alt pairs: the log-likelihood of alt minus 
 and with --distance the distance between the pooled vectors of ref and alt (the GTN
 zero-shot tutorial's L2 distance).
 
+A masked LM (ESM/Nucleotide Transformer, BERT/DNABERT, ModernBERT) gives instead the
+pseudo-log-likelihood of each sequence (each token masked in turn), and for pairs the
+masked marginal: the tokens where ref and alt differ are masked together in the
+reference, and log p(alt) - log p(ref) is summed over them. With overlapping k-mers
+(DNABERT-1) the up to k tokens holding a changed base are all masked, so the base is
+hidden, and their k-mers compared. Pairs of different lengths (indels), or whose
+tokens do not match one to one (an N that moves a 6-mer cut), get the pseudo-log-
+likelihood difference (alt - ref); --masked-score pll gives it for every pair.
+
 Examples:
   dnalm score model.zip windows.fa -o scores.tsv
   dnalm score model.zip --ref ref.fa --alt alt.fa -o effects.tsv
@@ -24,6 +33,8 @@ from dnalm.io.variant_pairs import PAIRINGS, pairs_from_files, pairs_from_table
 from dnalm.settings import setting
 
 SCORE_COLUMNS = ("id", "n_tokens", "log_likelihood", "log_likelihood_per_token", "perplexity")
+PSEUDO_SCORE_COLUMNS = ("id", "n_tokens", "pseudo_log_likelihood",
+                        "pseudo_log_likelihood_per_token", "pseudo_perplexity")
 
 
 @dataclass
@@ -75,7 +86,8 @@ def run(args):
                 iupac_policy=args.iupac_policy,
             )
             with atomic_outputs(args.output) as (output,), open(output, "w") as stream:
-                _write_scores(stream, scorer.scores(scorer.fitted(records)))
+                _write_scores(stream, scorer.scores(scorer.fitted(records)),
+                              PSEUDO_SCORE_COLUMNS if scorer.masked else SCORE_COLUMNS)
             return
         rows = scorer.effects(pairs)
         with atomic_outputs(args.output) as (output,), open(output, "w") as stream:
@@ -97,8 +109,8 @@ def _read_pairs(args, settings):
     return pairs
 
 
-def _write_scores(stream, scores):
-    stream.write("\t".join(SCORE_COLUMNS) + "\n")
+def _write_scores(stream, scores, columns):
+    stream.write("\t".join(columns) + "\n")
     for score in scores:
         stream.write(
             f"{score.id}\t{score.n_tokens}\t{score.log_likelihood:.6f}\t"

@@ -1,6 +1,12 @@
 """Score the variants of a VCF against a reference genome: the zero-shot effect of each ALT
 (as 'dnalm score --ref --alt' defines it) on a W-bp window around the variant.
 
+A causal LM gives the change in log-likelihood; a masked LM the masked marginal of a
+substitution (the tokens that differ masked together in the reference window, with
+overlapping k-mers every token holding the changed base; log p(alt) - log p(ref) summed
+over them) and, for an indel, the pseudo-log-likelihood difference (--masked-score pll:
+for every variant).
+
 Examples:
   dnalm score-variants model.zip calls.vcf.gz --genome hg38.fa -o effects.tsv
   dnalm score-variants model.zip calls.vcf --genome genome.fa --distance l2 \\
@@ -40,6 +46,13 @@ DESCRIPTIONS = {
     "ref_log_likelihood": "log-likelihood of the reference window (dnalm)",
     "alt_log_likelihood": "log-likelihood of the alternative window (dnalm)",
     "delta_log_likelihood": "log-likelihood of the alternative minus the reference window (dnalm)",
+    "masked_effect": "masked LM: the masked marginal, log p(alt) - log p(ref) summed over the "
+                     "masked tokens that differ; the pseudo-log-likelihood difference for an "
+                     "indel (dnalm)",
+    "ref_pll": "masked LM: pseudo-log-likelihood of the reference window (dnalm)",
+    "alt_pll": "masked LM: pseudo-log-likelihood of the alternative window (dnalm)",
+    "delta_pll": "masked LM: pseudo-log-likelihood of the alternative minus the reference "
+                 "window (dnalm)",
     "l2_distance": "L2 distance between the pooled vectors of the ref and alt windows (dnalm)",
     "cosine_distance": "cosine distance between the pooled vectors of the ref and alt windows (dnalm)",
 }
@@ -97,8 +110,10 @@ def run(args):
 
     with open_model(args.model) as model_files:
         scorer = EffectScorer(model_files, settings, "score-variants")
+        # An indel's alternative window is filled to W bp: say which pairs are substitutions.
         rows = scorer.effects([(window.ref, window.alt_window) for window in windows],
-                              settings.strand)
+                              settings.strand,
+                              [len(window.call.ref) == len(window.alt) for window in windows])
     columns = scorer.columns(settings.strand)
     with atomic_outputs(args.output, args.output_vcf) as (output, output_vcf):
         with open(output, "w") as stream:

@@ -121,7 +121,8 @@ def _embed_batch(model, sequences, settings, pad_id, special, device):
     output = model(
         input_ids=input_ids,
         attention_mask=unless_full(attention_mask),
-        position_ids=position_ids,
+        # Right padding needs no position ids (and ESM counts its own from padding_idx + 1).
+        position_ids=position_ids if settings.padding_side == "left" else None,
         output_hidden_states=wants_layer,
         use_cache=False,
     )

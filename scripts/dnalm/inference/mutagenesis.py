@@ -8,6 +8,9 @@ unmutated one, by model kind:
   scored as ``dnalm score`` and ``dnalm score-variants`` score a window (the same
   ``EffectScorer``), so an effect equals score-variants' on the same substitution
   written as a VCF record with the region as its window;
+* a masked LM: the masked marginal, ``log p(alt) - log p(ref)`` of the tokens that
+  differ, masked together in the unmutated region (with overlapping k-mers, every token
+  that holds the base), also through ``EffectScorer``: it equals score-variants' too;
 * a classifier: the change in one class's logit, and in its probability.
 
 The reference is scored once per region and every mutated copy of it in the same
@@ -29,7 +32,7 @@ from dnalm.inference.pair_effects import STRANDS, EffectScorer, EffectSettings, 
 from dnalm.io.sequences import BASES, SequenceRecord
 from dnalm.io.windows import reverse_complement
 
-MODEL_KINDS = ("causal", "classifier")
+MODEL_KINDS = ("causal", "masked", "classifier")
 
 
 @dataclass
@@ -69,15 +72,15 @@ class RegionEffects:
     """The effects of ``substitutions`` on one region, in their order."""
 
     substitutions: list
-    effect: np.ndarray  # Δ log-likelihood (causal) or Δ logit of the class (classifier)
+    effect: np.ndarray  # Δ log-likelihood (causal), masked marginal (masked), Δ logit (classifier)
     probability_change: np.ndarray = None  # classifier only
 
 
 class MutagenesisScorer:
     """A model loaded once, scoring every substitution of one region after another.
 
-    ``kind`` is ``causal`` for a model with a language-model head and ``classifier``
-    for a fine-tuned one; ``target_class`` names the class whose logit a
+    ``kind`` is ``causal`` for a causal LM with its language-model head, ``masked`` for a
+    masked LM with its masked-token head and ``classifier`` for a fine-tuned one; ``target_class`` names the class whose logit a
     classifier's effects follow (default: the last, the positive class of a binary
     task).
     """
@@ -87,10 +90,10 @@ class MutagenesisScorer:
         if kind not in MODEL_KINDS:
             raise DnalmError(f"unknown model kind '{kind}' (use one of {', '.join(MODEL_KINDS)})")
         self.kind, self.command = kind, command
-        if kind == "causal":
+        if kind in ("causal", "masked"):
             if target_class is not None:
                 raise DnalmError(f"--target-class follows a classifier's class, but model "
-                                 f"{model_files.source} is a causal language model")
+                                 f"{model_files.source} is a {kind} language model")
             self.effect_scorer = EffectScorer(model_files, EffectSettings(batch_size=batch_size),
                                               command)
             self.tokenizer = self.effect_scorer.tokenizer
@@ -129,8 +132,8 @@ class MutagenesisScorer:
         """The effects of ``sequences[1:]`` against ``sequences[0]``: one array, or two."""
         records = list(tokenize_records([SequenceRecord(name, s) for s in sequences],
                                         self.tokenizer))
-        limit = (self.effect_scorer.max_positions if self.kind == "causal"
-                 else self.max_positions)
+        limit = (self.max_positions if self.kind == "classifier"
+                 else self.effect_scorer.max_positions)
         longest = max(len(record.input_ids) for record in records)
         if limit and longest > limit:
             raise DnalmError(f"region '{name}' has {longest} tokens, more than the model's "
@@ -140,6 +143,11 @@ class MutagenesisScorer:
             scores = [s.log_likelihood for s in scorer.scores(scorer.fitted(records))]
             # Python floats, subtracted as score-variants subtracts them
             return (np.array([alt - scores[0] for alt in scores[1:]]),)
+        if self.kind == "masked":
+            reference = SequenceRecord(name, sequences[0])
+            pairs = [(reference, SequenceRecord(name, s)) for s in sequences[1:]]
+            rows = self.effect_scorer.effects(pairs)
+            return (np.array([row["masked_effect"] for row in rows]),)
         logits = predict_logits(self.model, [record.input_ids for record in records],
                                 self.model.config.pad_token_id,
                                 batch_size=self.batch_size).astype(np.float64)
