@@ -4,7 +4,6 @@ One training run (module fixture, the cpu-masked preset on 3-mer tokens) is shar
 tests that inspect its outputs; the masking itself is checked on large seeded batches.
 """
 
-import csv
 import math
 import zipfile
 
@@ -22,23 +21,10 @@ from dnalm.training.loss import chunked_cross_entropy
 from dnalm.training.masking import MaskedLMCollator, MaskedOnce, masked_token_accuracy
 from dnalm.training.token_files import SequenceDataset
 from dnalm.training.trainer import most_likely_tokens
-from helpers import REPO, expect_error, read_fasta
+from helpers import expect_error, read_fasta
+from test_pretrain import WINDOWS, read_metrics, write_token_table
 
-WINDOWS = REPO / "tests" / "data" / "pretrain_windows.fa"  # 200 exon + 200 intron hg38 windows
 MASKED = ["--objective", "masked", "--preset", "cpu-masked", "--precision", "fp32"]
-
-
-def write_token_table(path, records, tokenizer_spec="kmer:3"):
-    tokenizer = load_tokenizer(tokenizer_spec)
-    ids = [encoding.ids for encoding in tokenizer.encode_batch([seq for _, seq in records])]
-    with TokenTableWriter(path, tokenizer.to_str()) as writer:
-        writer.write({"id": [name for name, _ in records], "input_ids": ids})
-    return path
-
-
-def read_metrics(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +34,8 @@ def in_tmp_path(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tokens(tmp_path_factory):
-    return write_token_table(tmp_path_factory.mktemp("data") / "tokens.parquet", read_fasta(WINDOWS))
+    return write_token_table(tmp_path_factory.mktemp("data") / "tokens.parquet", read_fasta(WINDOWS),
+                             "kmer:3")
 
 
 @pytest.fixture(scope="module")
