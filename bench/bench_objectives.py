@@ -12,7 +12,8 @@ Every model is then scored by the held-out coding-vs-intergenic probe
 (``bench_yeast_probe.py``: mean-pooled last layer, 5 folds, classes balanced), beside the
 same architecture randomly initialised and 3-, 4- and 6-mer frequencies, all on the same
 windows and folds. One table (mean ± sd over seeds) is printed and written to ``--table``;
-every run is a line of ``--log`` (JSON).
+each run leaves its figures in ``WORK/ARM-seedN/run.json``, and a rerun of the bench with
+the same budget reuses them: a stopped bench goes on where it stopped.
 
     python bench/bench_objectives.py --budget-minutes 15 --seeds 1,2,3     # the issue's
     python bench/bench_objectives.py --budget-minutes 1 --seeds 1          # a smoke run
@@ -67,9 +68,13 @@ def token_table(work, tokenizer):
 
 
 def train_and_probe(work, arm, seed, minutes, windows):
-    """One run: pretrain within the budget, then the probe; returns its row for the log."""
+    """One run: pretrain within the budget, then the probe; returns its figures (a dict),
+    those of an earlier run with the same budget where there is one."""
     tokenizer, model_args = ARMS[arm]
     run = work / f"{arm}-seed{seed}"
+    done = run / "run.json"
+    if done.exists() and json.loads(done.read_text())["minutes"] == minutes:
+        return json.loads(done.read_text())
     run.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     dnalm("pretrain", token_table(work, tokenizer), "-o", run / "model.zip",
@@ -81,16 +86,19 @@ def train_and_probe(work, arm, seed, minutes, windows):
     probe = json.loads((run / "probe.json").read_text())
     with open(run / "metrics.tsv", newline="") as stream:
         metrics = list(csv.DictReader(stream, delimiter="\t"))
-    steps = [row for row in metrics if row["kind"] == "step"]
     epochs = [row for row in metrics if row["kind"] == "epoch"]
-    return {"arm": arm, "tokenizer": tokenizer, "seed": seed, "minutes": minutes,
-            "pretrain_seconds": round(seconds),
-            "steps": int(steps[-1]["step"]) if steps else 0,
-            "val_loss": float(epochs[-1]["val_loss"]) if epochs else None,
-            "val_accuracy": float(epochs[-1]["accuracy"]) if epochs else None,
-            "probe": probe["pretrained"]["accuracy"], "probe_auroc": probe["pretrained"]["auroc"],
-            "random_init": probe["random_init"]["accuracy"],
-            "random_init_auroc": probe["random_init"]["auroc"]}
+    figures = {
+        "arm": arm, "tokenizer": tokenizer, "seed": seed, "minutes": minutes,
+        "pretrain_seconds": round(seconds),
+        "steps": int(metrics[-1]["step"]),  # the last row, a step's or an evaluation's
+        "val_loss": float(epochs[-1]["val_loss"]) if epochs else None,
+        "val_accuracy": float(epochs[-1]["accuracy"]) if epochs else None,
+        "probe": probe["pretrained"]["accuracy"], "probe_auroc": probe["pretrained"]["auroc"],
+        "random_init": probe["random_init"]["accuracy"],
+        "random_init_auroc": probe["random_init"]["auroc"],
+    }
+    done.write_text(json.dumps(figures, indent=1) + "\n")
+    return figures
 
 
 def kmer_rows(windows):
@@ -140,12 +148,9 @@ def main(argv=None):
     unknown = [arm for arm in arms if arm not in ARMS]
     if unknown:
         raise SystemExit(f"unknown arm(s) {', '.join(unknown)} (choose from {', '.join(ARMS)})")
-    runs = []
-    for seed in seeds:  # seed by seed, so that a stopped bench has every arm of the first seeds
-        for arm in arms:
-            runs.append(train_and_probe(work, arm, seed, args.budget_minutes, args.windows))
-            with open(work / "runs.jsonl", "a") as log:
-                log.write(json.dumps(runs[-1]) + "\n")
+    # seed by seed, so that a stopped bench has every arm of the first seeds
+    runs = [train_and_probe(work, arm, seed, args.budget_minutes, args.windows)
+            for seed in seeds for arm in arms]
     result = table(runs, kmer_rows(args.windows), args.budget_minutes, seeds)
     print(result)
     if args.table:

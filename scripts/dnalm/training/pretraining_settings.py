@@ -96,7 +96,8 @@ class PretrainingSettings(TrainerSettings):
         choices=COMPILE_MODES, group=SPEED)
     row_length: int = setting(
         0, "tokens per packed row (sequences are packed, never split); 0 = twice the longest "
-        "sequence", group=SPEED, min=0)
+        "sequence. The causal objective's only: a masked LM's windows are padded, not packed",
+        group=SPEED, min=0)
     experts: str = setting("grouped_mm", "how mixture-of-experts layers run (eager = "
                            "per-expert loop)", choices=EXPERTS_CHOICES, group=SPEED)
     dataloader_workers: int = setting(0, "processes preparing batches (0 = the training "
