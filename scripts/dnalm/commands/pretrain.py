@@ -8,7 +8,7 @@ or ModernBERT config or model). The output is a zip of a Hugging Face model
 directory with its tokenizer.
 
 Example: dnalm pretrain tokens.parquet -o model.zip --preset tiny --epochs 2 --report report.html
-         dnalm pretrain tokens.parquet -o model.zip --objective masked --preset cpu-masked
+(a masked LM: --objective masked --preset cpu-masked)
 """
 
 import tempfile
