@@ -426,9 +426,14 @@ def test_config_with_another_vocabulary_is_refused(few_tokens, tmp_path, capsys)
     assert main(["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), "--config", str(config)]) == 1
     assert "vocab_size 32000" in capsys.readouterr().err
 
+    config.write_text(json.dumps({"model_type": "gpt2"}))
+    assert main(["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), "--config", str(config)]) == 1
+    assert "model_type 'gpt2' is not a language model the DNA LM tools run" in capsys.readouterr().err
+    # a masked LM's config is one, for the other objective (tests/test_pretrain_masked.py)
     config.write_text(json.dumps({"model_type": "bert"}))
     assert main(["pretrain", str(few_tokens), "-o", str(tmp_path / "m.zip"), "--config", str(config)]) == 1
-    assert "model_type 'bert' is not a causal language model the DNA LM tools run" in capsys.readouterr().err
+    assert "config config.json is a masked LM (bert): pretrain it with --objective masked" in \
+        capsys.readouterr().err
     assert not (tmp_path / "m.zip").exists()
 
 

@@ -1,10 +1,14 @@
-"""Train a causal DNA language model from scratch on a token table (next-token prediction).
+"""Train a DNA language model from scratch on a token table: causal (next-token prediction,
+the tutorial's) or masked (hidden tokens, as BERT and the Nucleotide Transformer).
 
 The model is the tutorial's reduced Mixtral by default (or a smaller preset, a
-config.json of your own, or an existing model to continue pretraining); the
-output is a zip of a Hugging Face model directory with its tokenizer.
+config.json of your own, or an existing model to continue pretraining); with
+--objective masked, a masked LM (the cpu-masked ModernBERT preset, or an ESM, BERT
+or ModernBERT config or model). The output is a zip of a Hugging Face model
+directory with its tokenizer.
 
 Example: dnalm pretrain tokens.parquet -o model.zip --preset tiny --epochs 2 --report report.html
+(a masked LM: --objective masked --preset cpu-masked)
 """
 
 import tempfile
@@ -29,8 +33,10 @@ def add_arguments(parser):
     model = parser.add_argument_group("model").add_mutually_exclusive_group()
     model.add_argument("--preset", choices=PRESETS, default="tutorial",
                        help="architecture: the tutorial's Mixtral (default), a tiny Mixtral "
-                            "for CPU demos, or a small dense Mistral")
-    model.add_argument("--config", help="a Hugging Face config.json of a causal LM to build instead")
+                            "for CPU demos, a small dense Mistral, cpu-dense (the CPU recipe), "
+                            "or cpu-masked, a ModernBERT for --objective masked")
+    model.add_argument("--config", help="a Hugging Face config.json of a causal LM (or, with "
+                                        "--objective masked, of a masked LM) to build instead")
     model.add_argument("--init-model", help="model archive (.zip) to continue pretraining from")
 
     outputs = add_setting_options(parser, PretrainingSettings)[OUTPUTS]
@@ -72,7 +78,8 @@ def write_pretraining_outputs(result, args):
             atomic_outputs(*targets) as (zip_path, metrics_path, curve_path, report_path):
         model_dir = Path(scratch) / "model"
         model = result.run.model
-        model.config.use_cache = True  # for generation by the next tools
+        if result.settings.objective == "causal":
+            model.config.use_cache = True  # for generation by the next tools
         model.save_pretrained(str(model_dir))
         result.tokenizer.save_pretrained(str(model_dir))
         pack_model_directory(model_dir, zip_path)
@@ -80,7 +87,7 @@ def write_pretraining_outputs(result, args):
             metrics.write_metrics_tsv(rows, metrics_path)
         curve = curve_path or (Path(scratch) / "curve.png" if report_path else None)
         if curve:
-            report.plot_loss_curve(rows, curve)
+            report.plot_loss_curve(rows, curve, objective=result.settings.objective)
         if report_path:
             sections = report.pretraining_report_sections(result, args.input_name)
             write_html_report(report_path, sections, {"Curves": curve} if curve else None,

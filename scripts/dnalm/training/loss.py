@@ -1,4 +1,4 @@
-"""The next-token loss in chunks of rows, so the fp32 logits of a whole batch never exist.
+"""The cross-entropy in chunks of rows, so the fp32 logits of a whole batch never exist.
 
 transformers' ``ForCausalLMLoss`` upcasts the logits of the whole batch to
 fp32 and keeps the fp32 log-softmax for the backward pass: two fp32 copies of
@@ -8,7 +8,8 @@ logits. Here the loss is computed ``CHUNK_TOKENS`` rows at a time: each chunk
 is upcast, its loss summed and its gradient (softmax - one-hot) written
 straight away, in the logits' own dtype, which is the dtype the plain path's
 gradient reaches the logits in too. The result equals the plain loss to fp32
-rounding (tests/test_pretrain.py checks loss and gradient).
+rounding (tests/test_pretrain.py checks loss and gradient). The same chunks give
+the masked-token loss of a masked LM, whose targets are not shifted.
 """
 
 import torch
@@ -48,14 +49,13 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
         return gradient * grad_total.to(gradient.dtype), None, None
 
 
-def chunked_causal_lm_loss(logits, labels, num_items_in_batch=None, chunk=CHUNK_TOKENS):
-    """What ``ForCausalLMLoss`` returns (position t predicts label t+1), computed in chunks.
+def chunked_cross_entropy(logits, targets, num_items_in_batch=None, chunk=CHUNK_TOKENS):
+    """Mean cross-entropy of ``logits`` (..., V) against ``targets`` (...; -100 is skipped).
 
     The sum over target tokens is divided by ``num_items_in_batch`` when given
     (the Trainer's count over a whole accumulated step), else by this batch's
     target tokens.
     """
-    targets = torch.nn.functional.pad(labels, (0, 1), value=IGNORE_INDEX)[..., 1:]
     targets = targets.reshape(-1).to(logits.device)
     total = _ChunkedCrossEntropy.apply(logits.reshape(-1, logits.shape[-1]), targets, chunk)
     if num_items_in_batch is None:
@@ -63,6 +63,12 @@ def chunked_causal_lm_loss(logits, labels, num_items_in_batch=None, chunk=CHUNK_
     if torch.is_tensor(num_items_in_batch):
         num_items_in_batch = num_items_in_batch.to(total.device)
     return total / num_items_in_batch
+
+
+def chunked_causal_lm_loss(logits, labels, num_items_in_batch=None, chunk=CHUNK_TOKENS):
+    """What ``ForCausalLMLoss`` returns (position t predicts label t+1), computed in chunks."""
+    targets = torch.nn.functional.pad(labels, (0, 1), value=IGNORE_INDEX)[..., 1:]
+    return chunked_cross_entropy(logits, targets, num_items_in_batch, chunk)
 
 
 class CausalLMLoss:
@@ -82,3 +88,9 @@ class CausalLMLoss:
         if aux_loss is not None and self.router_aux_loss_coef:
             loss = loss + self.router_aux_loss_coef * aux_loss.to(loss.device)
         return loss
+
+
+def masked_lm_loss(outputs, labels, num_items_in_batch=None):
+    """``compute_loss_func`` for a masked LM: the loss on the chosen positions (labels not -100),
+    each predicted where it stands."""
+    return chunked_cross_entropy(outputs["logits"], labels, num_items_in_batch)

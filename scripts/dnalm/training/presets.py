@@ -1,8 +1,10 @@
 """Which model to train: named architectures, a user's config.json, or an existing model.
 
-Every model is a transformers causal LM built from a config, never from remote
-code. The vocabulary size and special token ids always come from the tokenizer
-of the data, so a preset works with any tokenizer the tokenize tool produced.
+Every model is a transformers language model built from a config, never from
+remote code: a causal LM (Mistral, Mixtral, ...) or a masked LM (ESM, BERT,
+ModernBERT), which is what the model type decides. The vocabulary size and
+special token ids always come from the tokenizer of the data, so a preset works
+with any tokenizer the tokenize tool produced.
 """
 
 import json
@@ -10,10 +12,11 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, PretrainedConfig
 
 from dnalm.errors import DnalmError
-from dnalm.io.model_archive import SUPPORTED_MODEL_TYPES
+from dnalm.io.model_archive import MASKED_MODEL_TYPES, SUPPORTED_MODEL_TYPES
+from dnalm.tokenization.special_tokens import CLS, MASK, PAD, SEP
 
 # The tutorial's reduced Mixtral, copied from the Mistral-DNA repository.
 TUTORIAL_CONFIG = "data/configs/mixtral-dna-tutorial/config.json"
@@ -68,6 +71,23 @@ SMALL_PRESETS = {
         sliding_window=None,
         tie_word_embeddings=False,
     ),
+    # The masked-LM counterpart of cpu-dense: the same width, depth and gated MLP, attending
+    # both ways. ModernBERT rather than ESM by training speed at this shape (batches of 32
+    # windows of 69 tokens, fp32, 2-core CPU, median of 5 alternating rounds;
+    # bench/bench_masked_architectures.py, bench/RESULTS.md): ModernBERT 13,422 tokens/s,
+    # ESM (rotary) 9,377, cpu-dense itself 13,335. Every layer attends globally (a 200-bp
+    # window is shorter than ModernBERT's local window anyway).
+    "cpu-masked": dict(
+        model_type="modernbert",
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        max_position_embeddings=512,
+        global_attn_every_n_layers=1,
+        global_rope_theta=10_000.0,
+        tie_word_embeddings=False,  # as cpu-dense's; the Trainer's reload of a tied head warns
+    ),
 }
 PRESETS = ("tutorial", *SMALL_PRESETS)
 
@@ -83,8 +103,13 @@ def preset_config(name):
     return AutoConfig.for_model(settings.pop("model_type"), **settings)
 
 
+def objective_of(config):
+    """``"masked"`` for a masked LM's config (ESM, BERT, ModernBERT), else ``"causal"``."""
+    return "masked" if config.model_type in MASKED_MODEL_TYPES else "causal"
+
+
 def config_from_file(path):
-    """Read a user's ``config.json``; it must describe a causal LM transformers knows."""
+    """Read a user's ``config.json``; it must describe a language model dnalm runs."""
     try:
         settings = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -101,7 +126,7 @@ def config_from_file(path):
         raise DnalmError(f"{path}: model_type '{model_type}' is not usable: {error}") from None
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise DnalmError(
-            f"{path}: model_type '{model_type}' is not a causal language model the DNA LM tools "
+            f"{path}: model_type '{model_type}' is not a language model the DNA LM tools "
             f"run (choose from {', '.join(SUPPORTED_MODEL_TYPES)})"
         )
     return config
@@ -110,29 +135,39 @@ def config_from_file(path):
 def fit_config_to_tokenizer(config, tokenizer):
     """Take the vocabulary size and special token ids from the data's tokenizer."""
     config.vocab_size = tokenizer.get_vocab_size()
-    config.pad_token_id = tokenizer.token_to_id("[PAD]")
-    config.bos_token_id = tokenizer.token_to_id("[CLS]")
-    config.eos_token_id = tokenizer.token_to_id("[SEP]")
+    config.pad_token_id = tokenizer.token_to_id(PAD)
+    config.bos_token_id = tokenizer.token_to_id(CLS)
+    config.eos_token_id = tokenizer.token_to_id(SEP)
+    if objective_of(config) == "masked":  # what ESM and ModernBERT's configs also name
+        config.mask_token_id = tokenizer.token_to_id(MASK)
+        config.cls_token_id = tokenizer.token_to_id(CLS)
+        config.sep_token_id = tokenizer.token_to_id(SEP)
     return config
 
 
+def model_class(config):
+    """``AutoModelForMaskedLM`` for a masked LM's config, ``AutoModelForCausalLM`` otherwise."""
+    return AutoModelForMaskedLM if objective_of(config) == "masked" else AutoModelForCausalLM
+
+
 def build_model(config, dtype=torch.float32, attention="sdpa", experts="grouped_mm"):
-    """A freshly initialised causal LM in ``dtype`` (weights kept in fp32 for training).
+    """A freshly initialised language model in ``dtype`` (weights kept in fp32 for training).
 
     transformers 5 builds a model in the config's own dtype (bf16 for the
     tutorial's config), so the dtype is always given explicitly here.
     """
     config = _with_implementations(config, attention, experts)
-    return AutoModelForCausalLM.from_config(config, dtype=dtype)
+    return model_class(config).from_config(config, dtype=dtype)
 
 
 def load_model_to_continue(model_dir, dtype=torch.float32, attention="sdpa", experts="grouped_mm"):
     """Load a saved model directory (safetensors only) to continue pretraining."""
     kwargs = dict(dtype=dtype, attn_implementation=attention, use_safetensors=True,
                   local_files_only=True, trust_remote_code=False)
-    if _is_mixture_of_experts(AutoConfig.from_pretrained(model_dir, local_files_only=True)):
+    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    if _is_mixture_of_experts(config):
         kwargs["experts_implementation"] = experts
-    return AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    return model_class(config).from_pretrained(model_dir, **kwargs)
 
 
 def _with_implementations(config: PretrainedConfig, attention, experts):

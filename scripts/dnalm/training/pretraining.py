@@ -1,4 +1,8 @@
-"""Pretrain a causal DNA language model on a token table: data -> model -> Trainer -> result.
+"""Pretrain a DNA language model on a token table: data -> model -> Trainer -> result.
+
+The objective (``--objective``) is causal (next token) or masked (hidden
+tokens); the model must be of that kind, or the run is refused before it
+starts: a causal Mistral cannot learn masked tokens, nor a ModernBERT the next.
 
 ``pretrain`` is the whole run as one call, without any output writing (the
 command writes the model, metrics, curve and report from the returned
@@ -17,6 +21,7 @@ from dnalm.errors import DnalmError
 from dnalm.runtime.hardware import attention_implementation, experts_implementation, use_bf16
 from dnalm.settings import settings_summary
 from dnalm.training import checkpoints, presets, token_data, validation_split
+from dnalm.training.masking import MASKED_SHARE, check_mask_token
 from dnalm.training.token_files import SequenceDataset
 from dnalm.training.packing import auto_row_length
 from dnalm.training.pretraining_settings import PretrainingSettings
@@ -76,12 +81,17 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     bf16 = use_bf16(settings.precision)
     attention = attention_implementation(settings.attention, bf16)
     set_seed(settings.seed)
+    hf_tokenizer = to_transformers(tokenizer)
+    if settings.objective == "masked":
+        check_mask_token(hf_tokenizer, tokens)
     model, model_source = build_or_load_model(
-        model_choice, tokenizer, attention, experts_implementation(settings.experts, bf16), tokens)
+        model_choice, tokenizer, attention, experts_implementation(settings.experts, bf16), tokens,
+        settings.objective)
     token_data.check_fits_model(corpus, model.config, tokens)
     total, active = presets.count_parameters(model)
     print_fn(f"model: {model.config.model_type} ({model_source}), {total:,} parameters, "
              f"{active:,} active per token", flush=True)
+    print_fn(f"objective: {describe_objective(settings.objective)}", flush=True)
 
     split = validation_split.split_train_validation(
         corpus, settings.validation_fraction, settings.seed, settings.validation_contigs,
@@ -93,7 +103,6 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
         tokens, model_source, model.config, settings), print_fn)
     train_set = SequenceDataset(corpus.sequences, split.train)
     validation_set = SequenceDataset(corpus.sequences, split.validation)
-    hf_tokenizer = to_transformers(tokenizer)
     run = run_trainer(model, hf_tokenizer, train_set, validation_set, settings,
                       settings.row_length, checkpoint_folder.path, print_fn)
     return PretrainResult(
@@ -103,8 +112,18 @@ def pretrain(tokens, settings, model_choice, checkpoint_folder, print_fn=print):
     )
 
 
-def build_or_load_model(choice, tokenizer, attention, experts, data_source):
-    """``(model, description)``: a fresh model of the preset or config, or a model to continue."""
+def describe_objective(objective):
+    """The objective in words, for the log and the report."""
+    if objective == "masked":
+        return (f"masked: {MASKED_SHARE:.0%} of each window's tokens chosen anew in every batch "
+                "(80% shown as [MASK], 10% random, 10% unchanged); loss and accuracy on the "
+                "chosen tokens, the validation set's chosen once (seeded)")
+    return "causal: every next token; loss and accuracy on all of them"
+
+
+def build_or_load_model(choice, tokenizer, attention, experts, data_source, objective="causal"):
+    """``(model, description)``: a fresh model of the preset or config, or a model to continue;
+    refused when it is not of the kind ``objective`` trains (causal or masked)."""
     from dnalm.io.model_archive import open_model
 
     if choice.init_model:
@@ -112,8 +131,10 @@ def build_or_load_model(choice, tokenizer, attention, experts, data_source):
             if not model_files.has_lm_head:  # e.g. a classifier made by 'dnalm finetune'
                 raise DnalmError(
                     f"model {choice.init_model} is a {model_files.architecture} checkpoint "
-                    "without a language-model head: pretraining continues a causal LM; "
+                    f"without its language-model head: pretraining continues a {objective} LM; "
                     "use 'dnalm finetune' to train a classifier further")
+            check_objective(model_files.objective, objective, f"model {choice.init_model}",
+                            model_files.model_type)
             check_same_tokenizer(model_files.tokenizer(), tokenizer, choice.init_model,
                                  data_source)
             model = presets.load_model_to_continue(model_files.directory, attention=attention,
@@ -126,8 +147,17 @@ def build_or_load_model(choice, tokenizer, attention, experts, data_source):
     else:
         config = presets.preset_config(choice.preset)
         source = f"preset {choice.preset}"
+    check_objective(presets.objective_of(config), objective, source, config.model_type)
     config = presets.fit_config_to_tokenizer(config, tokenizer)
     return presets.build_model(config, attention=attention, experts=experts), source
+
+
+def check_objective(model_objective, objective, source, model_type):
+    """Refuse, in one line, a model of the other kind than the objective trains."""
+    if model_objective != objective:
+        raise DnalmError(f"{source} is a {model_objective} LM ({model_type}): pretrain it with "
+                         f"--objective {model_objective}, or choose a {objective} model for "
+                         f"--objective {objective}")
 
 
 def pretraining_fingerprint(tokens, model_source, config, settings):

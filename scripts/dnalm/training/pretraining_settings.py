@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from dnalm.settings import setting
 from dnalm.training.trainer_settings import SPEED, TRAINING, TrainerSettings
 
+OBJECTIVES = ("causal", "masked")
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 EXPERTS_CHOICES = ("grouped_mm", "batched_mm", "eager")
 COMPILE_MODES = ("auto", "default", "reduce-overhead")
@@ -33,6 +34,9 @@ PRESET_DEFAULTS = {
     # composition; without the warmup the probe fell from 0.839 to 0.823 (bench/RESULTS.md).
     "cpu-dense": dict(batch_size=32, gradient_accumulation=1, learning_rate=2e-3,
                       warmup_ratio=0.05),
+    # The masked counterpart of cpu-dense, trained with the same recipe so the two compare.
+    "cpu-masked": dict(batch_size=32, gradient_accumulation=1, learning_rate=2e-3,
+                       warmup_ratio=0.05),
 }
 
 
@@ -46,6 +50,13 @@ class PretrainingSettings(TrainerSettings):
     """How to pretrain (besides ``TrainerSettings``'s shared knobs); ``with_model_defaults``
     fills in the model-dependent ``None`` defaults."""
 
+    objective: str = setting(
+        "causal", "what the model learns to predict: causal = each next token (the tutorial's "
+        "objective); masked = the tokens chosen at random in each window, 15 in 100, of which "
+        "8 in 10 are shown as [MASK], 1 as a random token and 1 unchanged (as BERT and the "
+        "Nucleotide Transformer were trained). The model must be of that kind: for masked, the "
+        "cpu-masked preset or an ESM, BERT or ModernBERT config or model",
+        choices=OBJECTIVES, group=TRAINING)
     epochs: float = setting(50, "maximum number of epochs", group=TRAINING, above=0)
     batch_size: int = setting(None, f"sequences per batch {_by_model('batch_size')}",
                               group=TRAINING, min=1)
@@ -85,7 +96,8 @@ class PretrainingSettings(TrainerSettings):
         choices=COMPILE_MODES, group=SPEED)
     row_length: int = setting(
         0, "tokens per packed row (sequences are packed, never split); 0 = twice the longest "
-        "sequence", group=SPEED, min=0)
+        "sequence. The causal objective's only: a masked LM's windows are padded, not packed",
+        group=SPEED, min=0)
     experts: str = setting("grouped_mm", "how mixture-of-experts layers run (eager = "
                            "per-expert loop)", choices=EXPERTS_CHOICES, group=SPEED)
     dataloader_workers: int = setting(0, "processes preparing batches (0 = the training "

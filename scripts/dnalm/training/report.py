@@ -4,8 +4,13 @@ from dnalm.io.plotting import pyplot, show_at_least
 from dnalm.runtime.hardware import compile_mode
 
 
-def plot_loss_curve(rows, path, title="Pretraining"):
-    """Training loss per logging step and validation loss per epoch, against epochs."""
+ACCURACY_LABELS = {"causal": "validation next-token accuracy",
+                   "masked": "validation masked-token accuracy"}
+
+
+def plot_loss_curve(rows, path, title="Pretraining", objective="causal"):
+    """Training loss per logging step and validation loss per epoch, against epochs
+    (a masked LM's: on its masked tokens)."""
     steps = [row for row in rows if row["kind"] == "step"]
     epochs = [row for row in rows if row["kind"] == "epoch"]
     plt = pyplot()
@@ -16,13 +21,13 @@ def plot_loss_curve(rows, path, title="Pretraining"):
     )
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("cross-entropy loss (nats/token)")
-    loss_axes.set_title(title)
+    loss_axes.set_title(f"{title} ({objective})")
     loss_axes.legend()
     accuracy_axes.plot(
         [r["epoch"] for r in epochs], [r["accuracy"] for r in epochs], "o-", color="tab:green"
     )
     accuracy_axes.set_xlabel("epoch")
-    accuracy_axes.set_ylabel("validation next-token accuracy")
+    accuracy_axes.set_ylabel(ACCURACY_LABELS[objective])
     show_at_least(accuracy_axes, [r["accuracy"] for r in epochs])
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=100)
@@ -36,6 +41,7 @@ def pretraining_report_sections(result, input_name=None):
     """
     from dnalm.runtime.multi_gpu import world_size
     from dnalm.training.metrics import best_epoch, metrics_rows
+    from dnalm.training.pretraining import describe_objective
 
     run, settings, lengths = result.run, result.settings, result.lengths
     config = run.model.config
@@ -66,6 +72,7 @@ def pretraining_report_sections(result, input_name=None):
         },
         "Model": model_table,
         "Hyperparameters": {
+            "objective": describe_objective(settings.objective),
             "epochs (max)": f"{settings.epochs:g}",
             "batch size x gradient accumulation":
                 f"{settings.batch_size} x {settings.gradient_accumulation}",
@@ -79,7 +86,7 @@ def pretraining_report_sections(result, input_name=None):
             "time budget": readable_setting("time_budget_minutes", settings.time_budget_minutes),
             "seed": settings.seed,
             "precision": "bf16" if run.bf16 else "fp32",
-            "packed row length": settings.row_length,
+            **batch_shape(settings),
             "attention / experts": f"{config._attn_implementation} / {settings.experts}",
             "torch.compile": (compile_mode(settings.compile_mode) if settings.compile
                               else "off"),
@@ -95,6 +102,13 @@ def pretraining_report_sections(result, input_name=None):
         },
         "Time and hardware": time_and_hardware(run.seconds, {"devices": world_size()}),
     }
+
+
+def batch_shape(settings):
+    """How the report says a batch is laid out: packed rows (causal), or padded windows."""
+    if settings.objective == "masked":
+        return {"batch rows": "one window each, padded to the batch's longest"}
+    return {"packed row length": settings.row_length}
 
 
 def readable_setting(name, value, auto=None):

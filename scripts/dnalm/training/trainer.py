@@ -1,4 +1,4 @@
-"""Train a causal LM with ``transformers.Trainer``, the tutorial's way, only faster.
+"""Train a language model with ``transformers.Trainer``, the tutorial's way, only faster.
 
 The recipe is the tutorial's (Trainer, AdamW, lr 5e-4, weight decay 0.01,
 batch 32 x gradient accumulation 50, evaluate and save every epoch, keep the
@@ -9,6 +9,10 @@ kernels, grouped-GEMM experts, fused AdamW, bf16 where the hardware has it
 ``torch.compile`` on batches of one fixed shape, and bigger micro-batches
 with the same effective batch in sequences (on a large GPU, the whole
 optimiser step in one pass).
+
+The objective (``--objective``) changes only the batches, the loss and the
+accuracy: a causal LM learns every next token of packed rows; a masked LM the
+tokens hidden in each window (see ``masking``).
 """
 
 import math
@@ -27,7 +31,8 @@ from dnalm.runtime.multi_gpu import world_size
 from dnalm.training.budget_schedule import ScheduleWithinBudget
 from dnalm.training.callbacks import AnnouncedEarlyStopping, ProgressLines, TimeBudget, how_training_stopped
 from dnalm.training.checkpoints import last_complete_checkpoint
-from dnalm.training.loss import CausalLMLoss
+from dnalm.training.loss import CausalLMLoss, masked_lm_loss
+from dnalm.training.masking import MaskedLMCollator, MaskedOnce, masked_token_accuracy
 from dnalm.training.packing import IGNORE_INDEX, PackedCollator, fixed_shape_collator
 from dnalm.training.sampling import EpochPermutation
 from dnalm.training.trainer_settings import build_training_arguments
@@ -154,7 +159,7 @@ class PretrainingTrainer(ScheduleWithinBudget, CheckpointsAsInMemory):
         return EpochPermutation(len(dataset), self.args.data_seed)
 
 
-def next_token_argmax(logits, labels):
+def most_likely_tokens(logits, labels):
     """Keep only each position's most likely token: evaluation then stores ints, not logits."""
     return logits.argmax(dim=-1)
 
@@ -175,26 +180,39 @@ def batch_collator(pad_token_id, row_length, datasets, settings):
     return fixed_shape_collator(pad_token_id, row_length, lengths, micro_batching(settings)[0])
 
 
+def objective_parts(model, tokenizer, datasets, settings, row_length):
+    """``(collator, loss, metrics)`` of ``settings.objective``: what the two objectives differ in."""
+    if settings.objective == "masked":
+        return MaskedLMCollator(tokenizer), masked_lm_loss, masked_token_accuracy
+    collator = batch_collator(tokenizer.pad_token_id, row_length, datasets, settings)
+    loss = CausalLMLoss(getattr(model.config, "router_aux_loss_coef", 0.0))
+    return collator, loss, next_token_accuracy
+
+
 def make_trainer(model, tokenizer, train_set, validation_set, settings, row_length,
                  checkpoint_dir, callbacks=(), time_budget=None):
     """The Trainer of a run; ``settings`` must have its model defaults filled in.
 
     ``time_budget`` (a ``TimeBudget``) stops the run and ends its learning-rate schedule.
+    For a masked LM the validation windows are masked here, once (``masking.MaskedOnce``).
     """
     arguments = pretraining_arguments(settings, checkpoint_dir,
                                       steps_per_epoch(len(train_set), settings))
+    if settings.objective == "masked":
+        validation_set = MaskedOnce(validation_set, tokenizer, settings.seed)
+    collator, loss, metrics = objective_parts(model, tokenizer, (train_set, validation_set),
+                                              settings, row_length)
     trainer = PretrainingTrainer(
         model=model,
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=batch_collator(tokenizer.pad_token_id, row_length,
-                                     (train_set, validation_set), settings),
-        compute_loss_func=CausalLMLoss(getattr(model.config, "router_aux_loss_coef", 0.0)),
+        data_collator=collator,
+        compute_loss_func=loss,
         processing_class=tokenizer,
         # Evaluation keeps only the argmax of each position (ints), never the logits.
-        preprocess_logits_for_metrics=next_token_argmax,
-        compute_metrics=next_token_accuracy,
+        preprocess_logits_for_metrics=most_likely_tokens,
+        compute_metrics=metrics,
         callbacks=[AnnouncedEarlyStopping(early_stopping_patience=settings.early_stopping_patience),
                    *callbacks, *([time_budget] if time_budget else [])],
         time_budget=time_budget,
@@ -242,6 +260,8 @@ def compiled_shape(trainer):
     if not trainer.args.torch_compile:
         return ""
     collator = trainer.data_collator
+    if not isinstance(collator, PackedCollator):  # a masked LM's batches: windows, padded
+        return f"; torch.compile {trainer.args.torch_compile_mode}"
     return (f"; torch.compile {trainer.args.torch_compile_mode}, batches of "
             f"{collator.fixed_rows} x {collator.row_length} tokens")
 
