@@ -24,9 +24,9 @@ SMALL_FA = TEST_DATA / "hg38_windows_small.fa"
 COMMIT = "3f1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"  # a made-up commit SHA of the test cache
 
 
-def embeddings(capsys, model, tmp_path, name):
+def embeddings(capsys, model, tmp_path, name, *options):
     out = tmp_path / f"{name}.tsv"
-    assert main(["embed", str(model), str(SMALL_FA), "-o", str(out)]) == 0
+    assert main(["embed", str(model), str(SMALL_FA), "-o", str(out), *options]) == 0
     with open(out) as stream:
         rows = list(csv.reader(stream, delimiter="\t"))
     return capsys.readouterr().out, np.array([row[1:] for row in rows[1:]], dtype=np.float64)
@@ -84,6 +84,20 @@ def test_zip_route_row_record_and_log(capsys, tmp_path):
     _, from_zip = embeddings(capsys, MICRO_ZIP, tmp_path, "zip")
     assert np.abs(installed - from_zip).max() == 0
     assert f"installed from zip:micro_model.zip; weights model.safetensors sha256:{digest}" in log
+
+
+@pytest.mark.parametrize("name", ["masked_esm", "masked_bert"])
+def test_published_masked_layouts_install_as_fill_mask(capsys, tmp_path, name):
+    """An NT-layout (EsmTokenizer vocab.txt) or DNABERT-1-layout model gets a fill-mask row, and
+    the installed folder embeds exactly as its zip."""
+    row = install(tmp_path, "--zip", str(TEST_DATA / f"{name}.zip"))
+    assert row["pipeline_tag"] == "fill-mask" and row["value"] == f"dnalm_{TABLE_VERSION}_{name}"
+    assert (tmp_path / "model" / "vocab.txt").is_file()
+    split = ("--long-sequences", "split")  # a 200-bp window is 195 overlapping 6-mers
+    _, installed = embeddings(capsys, tmp_path / "model", tmp_path, "installed", *split)
+    _, from_zip = embeddings(capsys, TEST_DATA / f"{name}.zip", tmp_path, "zip", *split)
+    assert installed.shape == (from_zip.shape[0], 16)
+    assert np.abs(installed - from_zip).max() == 0
 
 
 def test_table_version_is_the_tools(capsys):

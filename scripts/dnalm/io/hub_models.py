@@ -14,7 +14,7 @@ from dnalm.errors import DnalmError
 
 # What dnalm reads from a repository (pickled weights, whole or in shards, are converted at
 # installation); README files, other frameworks' weights and the rest stay out.
-WANTED_FILES = ["*.json", "*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin"]
+WANTED_FILES = ["*.json", "vocab.txt", "*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin"]
 
 
 def hub_is_offline():

@@ -38,10 +38,12 @@ TABLE_VERSION = "1"
 FREE_TAG = "dnalm"
 DOMAIN = "sequence"
 # Hugging Face's pipeline tag of each head; a bare decoder stack extracts features.
-PIPELINE_TAGS = {"ForCausalLM": "text-generation", "ForSequenceClassification": "text-classification"}
+PIPELINE_TAGS = {"ForCausalLM": "text-generation", "ForMaskedLM": "fill-mask",
+                 "ForSequenceClassification": "text-classification"}
 FEATURE_EXTRACTION = "feature-extraction"
+# vocab.txt: the tokenizer of Nucleotide Transformer (ESM) and DNABERT-1 (BERT) models.
 METADATA_FILES = ("config.json", "generation_config.json", "tokenizer.json",
-                  "tokenizer_config.json", "special_tokens_map.json")
+                  "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 # A DNA vocabulary is mostly words over A, C, G, T (DNABERT-2's BPE, k-mers, single letters);
 # an English one has a few such words among tens of thousands.
 MIN_DNA_WORD_SHARE = 0.5
