@@ -47,3 +47,6 @@ def test_readme_shell_block_runs_as_pasted(tmp_path):
     predicted = dict(table("predict_metrics.tsv")[1:])
     assert 0 <= float(predicted["accuracy"]) <= 1
     assert (tmp_path / "shell" / "generated.fa").read_text().count(">") == 10
+    masked = table("masked_variant_effects.tsv")
+    methods = {row[masked[0].index("masked_effect_method")] for row in masked[1:]}
+    assert methods == {"masked_marginal", "pll_difference"}  # the VCF holds SNVs and indels
