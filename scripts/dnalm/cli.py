@@ -25,7 +25,7 @@ DESCRIPTION = ("DNA language models from the command line: tokenize DNA, pretrai
 COMMANDS = {
     "tokenize": ("tokenize", "DNA sequences -> token ids (Parquet)"),
     "train-tokenizer": ("train_tokenizer", "train a BPE tokenizer on your own sequences"),
-    "pretrain": ("pretrain", "train a causal DNA language model from scratch"),
+    "pretrain": ("pretrain", "train a causal or masked DNA language model from scratch"),
     "embed": ("embed", "one vector per sequence from a model's hidden states"),
     "score": ("score", "log-likelihood per sequence and zero-shot variant effects"),
     "score-variants": ("score_variants", "zero-shot effects of the variants of a VCF on a reference genome"),
