@@ -117,15 +117,16 @@ def spread(values):
 
 def table(runs, kmers, minutes, seeds):
     lines = [f"Probe accuracy (AUROC), mean-pooled last layer; {minutes:g} min per run, "
-             f"seeds {', '.join(map(str, seeds))}",
+             f"seeds {', '.join(map(str, seeds))} (steps: each seed's, in that order)",
              "",
              "| features | tokens | steps | validation loss (own objective) | probe accuracy | AUROC |",
              "|---|---|---|---|---|---|"]
     for arm in dict.fromkeys(run["arm"] for run in runs):
         mine = [run for run in runs if run["arm"] == arm]
+        # a wall-clock budget buys what the machine gives at the time: every run's steps
         lines.append(
             f"| {arm} (pretrained) | {mine[0]['tokenizer']} | "
-            f"{statistics.mean(run['steps'] for run in mine):,.0f} | "
+            f"{' / '.join(format(run['steps'], ',') for run in mine)} | "
             f"{spread([run['val_loss'] for run in mine])} | "
             f"{spread([run['probe'] for run in mine])} | "
             f"{spread([run['probe_auroc'] for run in mine])} |")

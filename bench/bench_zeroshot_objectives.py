@@ -22,7 +22,7 @@ of every seed) is printed and written to ``--table``; each run leaves ``WORK/ARM
 run.json`` and a rerun with the same budget reuses it. The budget is in epochs, not minutes,
 so that the figures do not depend on how busy the machine is.
 
-    python bench/bench_zeroshot_objectives.py --epochs 2 --seeds 1
+    python bench/bench_zeroshot_objectives.py --epochs 1 --seeds 1
     python bench/bench_zeroshot_objectives.py --max-steps 5 --work out/zeroshot-smoke  # smoke
 """
 
@@ -48,7 +48,7 @@ BASE_CODES[np.frombuffer(b"ACGT", dtype=np.uint8)] = np.arange(4)
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2, help="dnalm pretrain --epochs of every run")
+    parser.add_argument("--epochs", type=int, default=1, help="dnalm pretrain --epochs of every run")
     parser.add_argument("--max-steps", type=int, default=-1,
                         help="dnalm pretrain --max-steps (-1: the epochs; a few for a smoke run)")
     parser.add_argument("--seeds", default="1", help="training seeds, separated by commas")
@@ -181,7 +181,7 @@ def cells(runs, measure):
 
 def table(runs, markov, budget, seeds):
     length = (f"{budget['max_steps']} steps" if budget["max_steps"] > 0
-              else f"{budget['epochs']} epochs")
+              else f"{budget['epochs']} epoch{'s' if budget['epochs'] != 1 else ''}")
     lines = [f"Zero-shot exon vs intron SNPs (100 + 100 pairs); {length} of pretraining "
              f"on the hg38 windows per run, seeds {', '.join(map(str, seeds))}",
              "",
