@@ -140,15 +140,20 @@ def table(runs, kmers, minutes, seeds):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    seeds = [int(seed) for seed in args.seeds.split(",")]
+def seeds_and_arms(args):
+    """``--seeds`` and ``--arms`` as lists; an unknown arm stops the bench in one line."""
     arms = args.arms.split(",")
     unknown = [arm for arm in arms if arm not in ARMS]
     if unknown:
         raise SystemExit(f"unknown arm(s) {', '.join(unknown)} (choose from {', '.join(ARMS)})")
+    return [int(seed) for seed in args.seeds.split(",")], arms
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    seeds, arms = seeds_and_arms(args)
     # seed by seed, so that a stopped bench has every arm of the first seeds
     runs = [train_and_probe(work, arm, seed, args.budget_minutes, args.windows)
             for seed in seeds for arm in arms]

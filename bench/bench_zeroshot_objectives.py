@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_objectives import ARMS, RECIPE
+from bench_objectives import ARMS, RECIPE, seeds_and_arms
 from bench_yeast_recipe import REPO, dnalm
 
 TRAINING = [REPO / "bench" / "data" / f"hg38_{region}_windows_201bp.fa.gz" for region in ("exon", "intron")]
@@ -204,11 +204,7 @@ def main(argv=None):
     args = parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    arms = args.arms.split(",")
-    unknown = [arm for arm in arms if arm not in ARMS]
-    if unknown:
-        raise SystemExit(f"unknown arm(s) {', '.join(unknown)} (choose from {', '.join(ARMS)})")
+    seeds, arms = seeds_and_arms(args)
     budget = {"epochs": args.epochs, "max_steps": args.max_steps}
     runs = [train_and_score(work, arm, seed, budget) for seed in seeds for arm in arms]
     result = table(runs, markov_effects(work), budget, seeds)
